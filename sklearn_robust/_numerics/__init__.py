@@ -1,0 +1,1 @@
+"""Private array-in/array-out kernels: no validation, explicit generators."""

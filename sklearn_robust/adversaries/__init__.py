@@ -1,0 +1,1 @@
+"""Everything an attacker does: poisoning and inference-time adversaries."""

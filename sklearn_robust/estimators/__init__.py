@@ -1,0 +1,1 @@
+"""Everything a defender fits: robust means, purifiers and robust classifiers."""
