@@ -16,8 +16,10 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, RealNotInt
 from sklearn.utils.validation import validate_data
+
+from sklearn_robust._numerics._backend import rows_max_abs
 
 __all__ = [
     "BasePoisoningAdversary",
@@ -78,8 +80,8 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
 
     ``fit`` validates ``X`` (2-D, numeric, at least 2 rows and 1 column, float32 kept as
     float32), marks rows holding NaN or inf as outliers from the start, and calls
-    ``_fit(X, finite)``. Non-finite rows never reach the private hook: subclasses receive the
-    finite rows only and map row-level results back with ``finite``.
+    ``_fit(X, random_state)`` with the finite rows only (``random_state`` is a
+    ``numpy.random.RandomState`` from ``check_random_state``).
 
     The hook returns a dict of fitted attributes; it must contain ``location_`` (float64,
     shape ``(n_features,)``) and may contain ``support_`` over the *finite* rows, which the
@@ -87,6 +89,9 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
     """
 
     _estimator_type = "robust_mean"
+    # Subclasses that stream over X themselves (and so must not receive a row-filtered copy)
+    # set this to True; they then get every row and return ``support_`` over all of them.
+    _handles_non_finite_rows = False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -119,19 +124,24 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
             ensure_all_finite=False,
             ensure_min_samples=2,
         )
-        finite = np.isfinite(X).all(axis=1)
+        # Row-wise finiteness in column chunks: no n x d boolean temporary.
+        finite = np.isfinite(rows_max_abs(X, chunk_size=max(256, 2**21 // X.shape[0])))
         if not finite.any():
             raise ValueError(
                 f"{type(self).__name__} needs at least one row without NaN or inf; all "
                 f"{X.shape[0]} rows contain non-finite values. Drop or repair them first."
             )
-        X_finite = X if finite.all() else X[finite]
-        fitted = self._fit(X_finite, check_random_state(getattr(self, "random_state", None)))
-        support = fitted.pop("support_", None)
-        if support is not None or not finite.all():
-            full = np.zeros(X.shape[0], dtype=bool)
-            full[finite] = True if support is None else support
-            fitted["support_"] = full
+        random_state = check_random_state(getattr(self, "random_state", None))
+        if self._handles_non_finite_rows:
+            fitted = self._fit(X, random_state)
+        else:
+            X_finite = X if finite.all() else X[finite]
+            fitted = self._fit(X_finite, random_state)
+            support = fitted.pop("support_", None)
+            if support is not None or not finite.all():
+                full = np.zeros(X.shape[0], dtype=bool)
+                full[finite] = True if support is None else support
+                fitted["support_"] = full
         fitted["location_"] = np.asarray(fitted["location_"], dtype=np.float64)
         for name, value in fitted.items():
             setattr(self, name, value)
@@ -162,7 +172,8 @@ def _resolve_n_byzantine(n_byzantine, n_samples):
     if isinstance(n_byzantine, numbers.Integral):
         count = int(n_byzantine)
     else:
-        count = int(np.floor(float(n_byzantine) * n_samples))
+        # Round before flooring so that 0.29 * 100 (= 28.999...) gives 29, not 28.
+        count = int(np.floor(round(float(n_byzantine) * n_samples, 9)))
     if count >= n_samples:
         raise ValueError(
             f"n_byzantine={n_byzantine!r} gives {count} byzantine rows out of {n_samples}; "
@@ -197,7 +208,7 @@ class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints = {
         "n_byzantine": [
             Interval(numbers.Integral, 0, None, closed="left"),
-            Interval(numbers.Real, 0, 1, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="left"),
         ],
         "random_state": ["random_state"],
     }

@@ -1,0 +1,82 @@
+"""scikit-learn's estimator checks on every public estimator and adversary.
+
+Public objects are discovered from the ``__all__`` of :mod:`sklearn_robust.estimators` and
+:mod:`sklearn_robust.adversaries`, so a new class is checked without editing this file.
+Expected failures are listed one by one, with their reason, in ``EXPECTED_FAILED_CHECKS``.
+"""
+
+import inspect
+
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    check_set_output_transform,
+    check_transformer_get_feature_names_out,
+    parametrize_with_checks,
+)
+
+from sklearn_robust import adversaries, estimators
+from sklearn_robust.base import is_adversary, is_robust_mean
+
+# {class name: {check name: reason}}. Keep every entry justified; an entry that starts passing
+# makes the run fail (strict xfail), so stale entries cannot pile up.
+EXPECTED_FAILED_CHECKS = {}
+
+
+def _public_classes():
+    found = []
+    for module in (estimators, adversaries):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+                found.append(obj)
+    return sorted(found, key=lambda cls: cls.__name__)
+
+
+PUBLIC_CLASSES = _public_classes()
+INSTANCES = [cls() for cls in PUBLIC_CLASSES]
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+def test_discovery_finds_the_public_api():
+    names = {cls.__name__ for cls in PUBLIC_CLASSES}
+    assert {"RandEigenMean", "SampleMean", "FilteringMean", "HiDRA", "ALIE"} <= names
+    for cls in PUBLIC_CLASSES:
+        assert is_robust_mean(cls()) or is_adversary(cls()), cls
+
+
+@parametrize_with_checks(
+    INSTANCES, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", INSTANCES, ids=lambda e: type(e).__name__)
+def test_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)
+
+
+TRANSFORMERS = [est for est in INSTANCES if hasattr(est, "transform")]
+
+
+@pytest.mark.skipif(not TRANSFORMERS, reason="no public transformer yet")
+@pytest.mark.parametrize("estimator", TRANSFORMERS or [None], ids=lambda e: type(e).__name__)
+def test_transformer_set_output_and_feature_names(estimator):
+    name = type(estimator).__name__
+    check_set_output_transform(name, estimator)
+    check_transformer_get_feature_names_out(name, estimator)
+
+
+@pytest.mark.parametrize("estimator", INSTANCES, ids=lambda e: type(e).__name__)
+def test_public_class_has_docstring_with_example(estimator):
+    doc = inspect.getdoc(type(estimator)) or ""
+    sections = ["Examples", "Attributes"]
+    if estimator.get_params():
+        sections.append("Parameters")
+    for section in sections:
+        assert section in doc, f"{type(estimator).__name__} docstring lacks {section}"

@@ -1,0 +1,272 @@
+"""RandEigenMean / rand_eigen_mean: the paper's guarantees and the library's contracts."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_robust.adversaries import ALIE, IPM, ConstantShift, GaussianNoise, HiDRA, SignFlip
+from sklearn_robust.estimators import CoordinateMedian, RandEigenMean, SampleMean, rand_eigen_mean
+from sklearn_robust.metrics import normalized_bias
+
+
+def _honest(n=100, d=2000, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=d)
+    return scale * (mu + rng.normal(size=(n, d)))
+
+
+def _spiked(n=100, d=1000, n_bad=20, shift=1.0, seed=0):
+    X = _honest(n, d, seed)
+    X[n - n_bad :] = X[: n - n_bad].mean(axis=0) + shift
+    return X
+
+
+@pytest.mark.parametrize(
+    "adversary",
+    [
+        ALIE(n_byzantine=20),
+        IPM(n_byzantine=20),
+        SignFlip(n_byzantine=20),
+        ConstantShift(n_byzantine=20),
+        GaussianNoise(n_byzantine=20, random_state=0),
+        HiDRA(n_byzantine=20),
+    ],
+    ids=lambda a: type(a).__name__,
+)
+def test_bias_bounded_under_attack(adversary):
+    # Bias bound under 20 % contamination: normalized bias (by sqrt of the honest rows' top
+    # eigenvalue) stays below 0.8 while the plain mean's is larger, and every byzantine row
+    # is removed.
+    X = _honest(d=3000, seed=1)
+    X_poisoned = clone(adversary).fit_poison(X)
+    honest = X[:80]
+    est = RandEigenMean(random_state=0).fit(X_poisoned)
+    bias = normalized_bias(est.location_, honest)
+    assert bias < 0.8
+    assert bias < normalized_bias(X_poisoned.mean(axis=0), honest)
+    assert not est.support_[80:].any()
+
+
+def test_no_attack_keeps_every_row():
+    X = _honest(d=3000, seed=2)
+    est = RandEigenMean(random_state=0).fit(X)
+    assert est.support_.all()
+    assert est.stop_reason_ == "converged"
+    np.testing.assert_allclose(est.location_, X.mean(axis=0), rtol=1e-12)
+
+
+def test_beats_coordinate_median_under_alie():
+    X = ALIE(n_byzantine=20).fit_poison(_honest(d=3000, seed=3))
+    honest = _honest(d=3000, seed=3)[:80]
+    re = normalized_bias(RandEigenMean(random_state=0).fit(X).location_, honest)
+    med = normalized_bias(CoordinateMedian().fit(X).location_, honest)
+    assert re < med / 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    log_c=st.floats(min_value=-8, max_value=8),
+    shift=st.floats(min_value=-1e3, max_value=1e3),
+    seed=st.integers(0, 2**16),
+)
+def test_scale_translation_equivariance(log_c, shift, seed):
+    c = 10.0**log_c
+    rng = np.random.default_rng(seed)
+    X = _spiked(n=40, d=300, n_bad=8, shift=1.5, seed=seed)
+    b = shift * rng.normal(size=X.shape[1])
+    ref = RandEigenMean(random_state=seed).fit(X)
+    out = RandEigenMean(random_state=seed).fit(c * X + b)
+    np.testing.assert_array_equal(out.support_, ref.support_)
+    np.testing.assert_allclose(out.location_, c * ref.location_ + b, rtol=1e-6, atol=1e-9 * c)
+
+
+@pytest.mark.parametrize("projection", ["gram", "jl"])
+def test_projection_modes_remove_the_spike(projection):
+    est = RandEigenMean(projection=projection, random_state=0).fit(_spiked())
+    assert est.projection_ == projection
+    assert not est.support_[80:].any()
+    assert est.support_[:80].mean() > 0.85
+
+
+def test_auto_picks_gram_when_n_small_and_jl_when_n_large():
+    assert RandEigenMean(random_state=0).fit(_spiked(n=100, d=500)).projection_ == "gram"
+    X = _honest(n=300, d=40, seed=0)
+    # d <= k: exact is cheaper whatever n.
+    assert RandEigenMean(random_state=0).fit(X).projection_ == "gram"
+    est = RandEigenMean(n_components=20, random_state=0).fit(_honest(n=60, d=500))
+    assert est.projection_ == "jl"
+
+
+def test_low_dimension_uses_centred_rows_exactly():
+    # d < n: the spectrum comes from the centred rows; the spike is still removed.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10))
+    X[160:] = 8.0
+    est = RandEigenMean(random_state=0).fit(X)
+    assert not est.support_[160:].any()
+
+
+def test_non_finite_rows_are_outliers_not_errors():
+    X = _spiked().astype(np.float32)
+    X[3] = np.nan
+    X[5, 7] = np.inf
+    X[9, 0] = -np.inf
+    est = RandEigenMean(random_state=0).fit(X)
+    assert not est.support_[[3, 5, 9]].any()
+    assert np.isfinite(est.location_).all()
+    # Same as fitting without those rows: they never touch the estimate.
+    keep = np.setdiff1d(np.arange(100), [3, 5, 9])
+    clean = RandEigenMean(random_state=0).fit(X[keep])
+    assert np.linalg.norm(est.location_ - clean.location_) < 0.1 * np.linalg.norm(
+        X[keep].mean(axis=0) - X[keep][:77].mean(axis=0)
+    ) + 1e-6
+
+
+@pytest.mark.parametrize("value", [3.0e38, -3.0e38, 1e30])
+def test_values_up_to_float32_max_give_finite_result(value):
+    X = _spiked().astype(np.float32)
+    X[10] = value
+    X[11, :5] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        est = RandEigenMean(random_state=0).fit(X)
+    assert np.isfinite(est.location_).all()
+    assert not est.support_[[10, 11]].any()
+    assert not est.support_[80:].any()
+
+
+def test_all_rows_at_float32_max_do_not_overflow():
+    X = np.full((10, 50), np.finfo(np.float32).max, dtype=np.float32)
+    X[::2] *= -1
+    est = RandEigenMean(random_state=0).fit(X)
+    assert np.isfinite(est.location_).all()
+
+
+def test_input_never_modified():
+    X = _spiked().astype(np.float32)
+    X[0, 0] = np.nan
+    before = X.copy()
+    RandEigenMean(random_state=0).fit(X)
+    rand_eigen_mean(X, projection="jl", random_state=0)
+    np.testing.assert_array_equal(X, before)
+
+
+def test_survivors_never_below_half_and_budget_respected():
+    rng = np.random.default_rng(0)
+    X = rng.standard_cauchy(size=(60, 200))  # heavy tails: the filter wants to keep removing
+    for max_removed in [None, 5, 50]:
+        est = RandEigenMean(max_removed=max_removed, random_state=0).fit(X)
+        budget = 24 if max_removed is None else min(max_removed, 30)
+        assert est.max_removed_ == budget
+        assert (~est.support_).sum() <= budget
+        assert est.support_.sum() >= 30
+
+
+def test_same_seed_same_result_and_seeds_differ():
+    X = _spiked(seed=4)
+    X[60:80] += np.random.default_rng(1).normal(size=(20, 1000)) * 0.5
+    a = RandEigenMean(random_state=7).fit(X)
+    b = RandEigenMean(random_state=7).fit(X)
+    np.testing.assert_array_equal(a.location_, b.location_)
+    np.testing.assert_array_equal(a.support_, b.support_)
+
+
+def test_max_iter_warns():
+    X = _honest(n=60, d=300)
+    X[:10] = np.random.default_rng(0).normal(size=(10, 300)) * 30  # 10 scattered outliers
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        est = RandEigenMean(max_iter=1, random_state=0).fit(X)
+    assert est.stop_reason_ == "max_iter"
+
+
+def test_linear_removal_removes_at_least_as_much_per_round():
+    X = _spiked()
+    sq = RandEigenMean(removal="squared", max_iter=1, random_state=0)
+    lin = RandEigenMean(removal="linear", max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert (~lin.fit(X).support_).sum() >= (~sq.fit(X).support_).sum()
+
+
+def test_torch_in_torch_out_same_result():
+    X = _spiked().astype(np.float32)
+    ref = rand_eigen_mean(X, random_state=3)
+    out = rand_eigen_mean(torch.from_numpy(X), random_state=3)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_tensor_stays_on_device():
+    X = torch.from_numpy(_spiked().astype(np.float32)).cuda()
+    out = rand_eigen_mean(X, random_state=0)
+    assert out.device.type == "cuda"
+    ref = rand_eigen_mean(X.cpu(), random_state=0)
+    np.testing.assert_allclose(out.cpu().numpy(), ref.numpy(), rtol=1e-4)
+    est = RandEigenMean(device="cuda", random_state=0).fit(X.cpu().numpy())
+    assert isinstance(est.location_, np.ndarray)
+
+
+def test_mixed_numpy_and_torch_refused():
+    from sklearn_robust._numerics._backend import get_namespace
+
+    with pytest.raises(TypeError, match="mix numpy arrays and torch tensors"):
+        get_namespace(np.zeros(3), torch.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((1, 5)), "at least 2"),
+        (np.zeros((5, 0)), "0 feature"),
+        (np.array([["a", "b"], ["c", "d"]]), "could not convert|numeric"),
+        (np.zeros(5), "2D array|2-D"),
+        (np.full((4, 3), np.nan), "at least one row without NaN or inf"),
+    ],
+)
+def test_bad_input_clear_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        RandEigenMean().fit(X)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((1, 5)), "at least 2 rows"),
+        (np.zeros((5, 0)), "at least 1 column"),
+        (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
+        (np.zeros(5), "must be 2-D"),
+        (np.full((4, 3), np.inf), "All 4 rows"),
+    ],
+)
+def test_function_bad_input_clear_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        rand_eigen_mean(X)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"eps": 0.5}, "eps"),
+        ({"projection": "pca"}, "projection"),
+        ({"removal": "cubic"}, "removal"),
+        ({"tol": -1.0}, "tol"),
+    ],
+)
+def test_bad_parameters_clear_error(params, match):
+    with pytest.raises(ValueError, match=match):
+        RandEigenMean(**params).fit(_honest(n=10, d=5))
+
+
+def test_sample_mean_is_the_unfiltered_limit():
+    # With a zero removal budget nothing is removed and the result is the plain mean.
+    X = _spiked()
+    est = RandEigenMean(max_removed=0).fit(X)
+    np.testing.assert_allclose(est.location_, SampleMean().fit(X).location_, rtol=1e-12)
+    assert est.support_.all()
