@@ -91,7 +91,9 @@ def test_projection_modes_remove_the_spike(projection):
     est = RandEigenMean(projection=projection, random_state=0).fit(_spiked())
     assert est.projection_ == projection
     assert not est.support_[80:].any()
-    assert est.support_[:80].mean() > 0.85
+    # Exact mode keeps nearly every honest row; the sketch spreads the clean spectrum (its
+    # lambda_1 / lambda_(q+1) is larger), so 'jl' removes more honest rows, within budget.
+    assert est.support_[:80].mean() > (0.85 if projection == "gram" else 0.6)
 
 
 def test_auto_picks_gram_when_n_small_and_jl_when_n_large():
@@ -223,7 +225,7 @@ def test_mixed_numpy_and_torch_refused():
 @pytest.mark.parametrize(
     "X, match",
     [
-        (np.zeros((1, 5)), "at least 2"),
+        (np.zeros((1, 5)), "minimum of 2"),
         (np.zeros((5, 0)), "0 feature"),
         (np.array([["a", "b"], ["c", "d"]]), "could not convert|numeric"),
         (np.zeros(5), "2D array|2-D"),

@@ -156,10 +156,6 @@ def rand_eigen_mean(
         chunk_size=chunk_size or default_chunk_size(n_samples),
         rng=_generator(random_state),
     )
-    if not result["support"].any():
-        raise ValueError(
-            f"All {n_samples} rows of X contain NaN or inf; at least one finite row is needed."
-        )
     location = result.pop("location")
     if numpy_in and is_torch(location):
         location = location.cpu().numpy()
@@ -254,6 +250,11 @@ class RandEigenMean(BaseRobustMean):
        no better than the plain mean), which this test does not.
     2. *flat*: more than ``1 - 2 eps`` of the survivors score above half the maximum.
     3. the removal budget and the iteration cap.
+
+    The sketch of ``"jl"`` spreads the spectrum of the clean rows (at n = 100, d = 1e4 the
+    clean ratio lambda_1 / lambda_(q+1) is about 1.7 in the sketch against 1.2 exactly), so
+    that mode removes more honest rows before it converges; ``"auto"`` only uses it when the
+    exact Gram matrix would cost more.
 
     Each round removes at least the top-scoring row, so at most ``max_removed + 1`` rounds
     run. After the Gram matrix (or sketch) is formed, a round costs O(m^3) for m survivors at
