@@ -10,6 +10,7 @@ Writes ``benchmarks/results/robust_mean_speed.md``.
 """
 
 import argparse
+import os
 import pathlib
 import platform
 import time
@@ -76,7 +77,7 @@ def main(argv=None):
             )
             print(line, flush=True)
             lines.append(line)
-    title = f"n=100 float32, {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
+    title = f"n=100 float32, {platform.machine()}, {len(os.sched_getaffinity(0))} cores"
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "robust_mean_speed.md").write_text(

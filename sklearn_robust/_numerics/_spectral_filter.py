@@ -335,7 +335,9 @@ def rand_eigen_filter(
     rows = np.flatnonzero(finite)
     m = rows.size
     if m == 0:
-        raise ValueError(f"All {n} rows of X contain NaN or inf; at least one finite row is needed.")
+        raise ValueError(
+            f"All {n} rows of X contain NaN or inf; at least one finite row is needed."
+        )
     if max_removed is None:
         max_removed = int(math.floor(2.0 * eps * m))
     # Never fewer than half of the finite rows (and at least one) survive.

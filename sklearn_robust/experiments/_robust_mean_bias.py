@@ -144,12 +144,12 @@ def robust_mean_bias(
     --------
     >>> from sklearn_robust.experiments import robust_mean_bias, summarize_bias
     >>> from sklearn_robust.estimators import RandEigenMean, SampleMean
-    >>> from sklearn_robust.adversaries import ALIE
-    >>> rows = robust_mean_bias(n_samples=40, n_features=300, scales=(1.0,), n_seeds=2,
+    >>> from sklearn_robust.adversaries import SignFlip
+    >>> rows = robust_mean_bias(n_samples=50, n_features=500, scales=(1.0,), n_seeds=2,
     ...     estimators={"mean": SampleMean(), "randeigen": RandEigenMean()},
-    ...     adversaries={"ALIE": ALIE(n_byzantine=0.2)})
+    ...     adversaries={"SignFlip": SignFlip(n_byzantine=0.2)})
     >>> table = summarize_bias(rows)
-    >>> table[("randeigen", "ALIE", 1.0)] < table[("mean", "ALIE", 1.0)]
+    >>> bool(table[("randeigen", "SignFlip", 1.0)] < table[("mean", "SignFlip", 1.0)] / 3)
     True
     """
     estimators = default_estimators(eps) if estimators is None else estimators
