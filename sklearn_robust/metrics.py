@@ -79,7 +79,7 @@ def normalized_bias(location, X_honest):
     >>> import numpy as np
     >>> from sklearn_robust.metrics import normalized_bias
     >>> X = np.array([[-1.0, 0.0], [1.0, 0.0]])   # std 1 along the first axis
-    >>> normalized_bias(np.array([0.0, 2.0]), X)
+    >>> round(normalized_bias(np.array([0.0, 2.0]), X), 6)
     2.0
     """
     location, X_honest = _check_pair(location, X_honest)
