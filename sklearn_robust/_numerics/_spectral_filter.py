@@ -149,8 +149,10 @@ def jl_sketch(X, rows, ref, max_abs, n_components, chunk_size, rng):
     depends on ``chunk_size`` as well as on the seed.) Returns ``(Z, scales)`` like
     :func:`centred_gram`.
     """
-    reader = _Centred(X, rows, ref, max_abs, chunk_size)
     k = n_components
+    # One block of R is (chunk x k): keep it near 16 MiB of float32 whatever k is.
+    chunk_size = max(256, min(chunk_size, 2**22 // k))
+    reader = _Centred(X, rows, ref, max_abs, chunk_size)
     seed = int(rng.integers(2**63 - 1))
     m = len(rows)
     Z = np.zeros((m, k), dtype=np.float64)
