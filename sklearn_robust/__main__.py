@@ -96,7 +96,7 @@ def _run_bias(args):
     )
     print(
         f"\nMedian normalized bias (n={args.n_samples}, d={args.n_features}, eps={args.eps}, "
-        f"{args.n_seeds} seeds; columns are attack@scale; lower is better)\n"
+        f"{args.n_seeds} seeds; one column per attack; lower is better)\n"
     )
     print(format_bias_table(rows))
     args.output.mkdir(parents=True, exist_ok=True)

@@ -179,19 +179,23 @@ def summarize_bias(rows, statistic="normalized_bias"):
 
 
 def format_bias_table(rows, statistic="normalized_bias"):
-    """A plain-text table: one line per estimator, one column per (attack, scale)."""
+    """Plain-text tables, one per scale: a line per estimator, a column per attack."""
     table = summarize_bias(rows, statistic)
     estimators = list(dict.fromkeys(row["estimator"] for row in rows))
-    columns = list(dict.fromkeys((row["attack"], row["scale"]) for row in rows))
-    head = ["estimator"] + [f"{attack}@{scale:g}" for attack, scale in columns]
-    body = [
-        [name] + [f"{table[(name, attack, scale)]:.3f}" for attack, scale in columns]
-        for name in estimators
-    ]
-    widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
+    attacks = list(dict.fromkeys(row["attack"] for row in rows))
+    blocks = []
+    for scale in dict.fromkeys(row["scale"] for row in rows):
+        head = ["estimator"] + attacks
+        body = [
+            [name] + [f"{table[(name, attack, scale)]:.3f}" for attack in attacks]
+            for name in estimators
+        ]
+        widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
 
-    def fmt(line):
-        return "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in
-                         enumerate(zip(line, widths)))
+        def fmt(line, widths=widths):
+            cells = (c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths)))
+            return "  ".join(cells)
 
-    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
+        lines = [f"per-coordinate scale {scale:g}", fmt(head), fmt(["-" * w for w in widths])]
+        blocks.append("\n".join(lines + [fmt(b) for b in body]))
+    return "\n\n".join(blocks)
