@@ -167,6 +167,32 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
         return self.fit(X).location_
 
 
+# Attributes every poisoning adversary sets; substituted into their docstrings by
+# ``_fill_poisoning_doc`` so the text exists once.
+_POISONING_ATTRIBUTES_DOC = """\
+    byzantine_mask_ : ndarray of shape (n_samples,), dtype=bool
+        Rows replaced by the last call to :meth:`fit_poison` (or :meth:`fit`).
+
+    n_byzantine_ : int
+        Number of byzantine rows of the last call.
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit_poison`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit_poison`, defined only when ``X`` has
+        feature names that are all strings.
+"""
+
+
+def _fill_poisoning_doc(cls):
+    """Class decorator: put the shared Attributes text where ``{poisoning_attributes}`` is."""
+    cls.__doc__ = cls.__doc__.replace(
+        "    {poisoning_attributes}\n", _POISONING_ATTRIBUTES_DOC
+    )
+    return cls
+
+
 def _resolve_n_byzantine(n_byzantine, n_samples):
     """Number of byzantine rows from an int count or a float fraction of ``n_samples``."""
     if isinstance(n_byzantine, numbers.Integral):

@@ -5,9 +5,10 @@ import numbers
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sklearn_robust._numerics._poisoning import _alie_rows, _alie_z_max
-from sklearn_robust.base import BasePoisoningAdversary
+from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
+@_fill_poisoning_doc
 class ALIE(BasePoisoningAdversary):
     """A little is enough: byzantine rows sit ``z`` standard deviations below the mean.
 
@@ -38,18 +39,7 @@ class ALIE(BasePoisoningAdversary):
 
     Attributes
     ----------
-    byzantine_mask_ : ndarray of shape (n_samples,), dtype=bool
-        Rows replaced by the last call to :meth:`fit_poison` (or :meth:`fit`).
-
-    n_byzantine_ : int
-        Number of byzantine rows of the last call.
-
-    n_features_in_ : int
-        Number of features seen during :meth:`fit_poison`.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :meth:`fit_poison`, defined only when ``X`` has
-        feature names that are all strings.
+    {poisoning_attributes}
 
     See Also
     --------

@@ -5,9 +5,10 @@ import numbers
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sklearn_robust._numerics._poisoning import _hidra_rows
-from sklearn_robust.base import BasePoisoningAdversary
+from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
+@_fill_poisoning_doc
 class HiDRA(BasePoisoningAdversary):
     """HiDRA: the largest shift a spectral filter does not detect, chunk by chunk.
 
@@ -48,18 +49,7 @@ class HiDRA(BasePoisoningAdversary):
 
     Attributes
     ----------
-    byzantine_mask_ : ndarray of shape (n_samples,), dtype=bool
-        Rows replaced by the last call to :meth:`fit_poison` (or :meth:`fit`).
-
-    n_byzantine_ : int
-        Number of byzantine rows of the last call.
-
-    n_features_in_ : int
-        Number of features seen during :meth:`fit_poison`.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :meth:`fit_poison`, defined only when ``X`` has
-        feature names that are all strings.
+    {poisoning_attributes}
 
     See Also
     --------

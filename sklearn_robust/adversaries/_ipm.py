@@ -5,9 +5,10 @@ import numbers
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sklearn_robust._numerics._poisoning import _ipm_rows
-from sklearn_robust.base import BasePoisoningAdversary
+from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
+@_fill_poisoning_doc
 class IPM(BasePoisoningAdversary):
     """Inner-product manipulation: byzantine rows are ``-epsilon`` times the honest mean.
 
@@ -35,18 +36,7 @@ class IPM(BasePoisoningAdversary):
 
     Attributes
     ----------
-    byzantine_mask_ : ndarray of shape (n_samples,), dtype=bool
-        Rows replaced by the last call to :meth:`fit_poison` (or :meth:`fit`).
-
-    n_byzantine_ : int
-        Number of byzantine rows of the last call.
-
-    n_features_in_ : int
-        Number of features seen during :meth:`fit_poison`.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :meth:`fit_poison`, defined only when ``X`` has
-        feature names that are all strings.
+    {poisoning_attributes}
 
     See Also
     --------
