@@ -8,22 +8,30 @@ Two families of objects share a template here, in the spirit of imbalanced-learn
   Subclasses implement ``_fit(X, finite)`` on a validated float array.
 * :class:`BasePoisoningAdversary` -- crafts the byzantine rows of a matrix of honest updates.
   ``fit_poison(X)`` validates and copies, then calls ``_craft(X, byzantine, rng)``.
+* :class:`BaseInferenceAdversary` -- corrupts agents' feature blocks at inference (the CoPur
+  threat model). ``fit``/``fit_transform`` leave data untouched, ``transform``/``attack``
+  validate and copy, then call ``_attack(X, y, rng, estimator)``.
+
+It also holds the block-layout helper :func:`check_blocks` every block-aware object uses.
 """
 
 import numbers
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, RealNotInt
-from sklearn.utils.validation import validate_data
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_robust._numerics._backend import rows_max_abs
 
 __all__ = [
+    "BlockLayout",
+    "BaseInferenceAdversary",
     "BasePoisoningAdversary",
     "BaseRobustMean",
+    "check_blocks",
     "is_adversary",
     "is_robust_mean",
 ]
@@ -187,9 +195,7 @@ _POISONING_ATTRIBUTES_DOC = """\
 
 def _fill_poisoning_doc(cls):
     """Class decorator: put the shared Attributes text where ``{poisoning_attributes}`` is."""
-    cls.__doc__ = cls.__doc__.replace(
-        "    {poisoning_attributes}\n", _POISONING_ATTRIBUTES_DOC
-    )
+    cls.__doc__ = cls.__doc__.replace("    {poisoning_attributes}\n", _POISONING_ATTRIBUTES_DOC)
     return cls
 
 
@@ -349,3 +355,435 @@ class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
         if getattr(self, "knowledge", "full") == "partial":
             return X[byzantine]
         return X
+
+
+# --------------------------------------------------------------------------------------------
+# Block layouts
+# --------------------------------------------------------------------------------------------
+
+
+class BlockLayout:
+    """A validated partition of the columns of ``X`` into agents' feature blocks.
+
+    Built by :func:`check_blocks`; not meant to be constructed directly.
+
+    Attributes
+    ----------
+    indices : tuple of ndarray of int
+        Column indices of each block, in the order the blocks were given.
+    n_blocks : int
+        Number of blocks (agents), M.
+    n_features : int
+        Number of columns covered (every column belongs to exactly one block).
+    widths : ndarray of shape (n_blocks,)
+        Number of columns of each block.
+    block_of_column : ndarray of shape (n_features,)
+        Block index of each column.
+    contiguous : bool
+        True when the blocks are consecutive column ranges in the order given.
+    """
+
+    def __init__(self, indices, n_features):
+        self.indices = tuple(np.asarray(ix, dtype=np.intp) for ix in indices)
+        self.n_blocks = len(self.indices)
+        self.n_features = int(n_features)
+        self.widths = np.array([ix.size for ix in self.indices], dtype=np.intp)
+        self.block_of_column = np.empty(self.n_features, dtype=np.intp)
+        for block, ix in enumerate(self.indices):
+            self.block_of_column[ix] = block
+        starts = np.concatenate([[0], np.cumsum(self.widths)[:-1]])
+        self.contiguous = all(
+            np.array_equal(ix, np.arange(start, start + ix.size))
+            for ix, start in zip(self.indices, starts, strict=True)
+        )
+
+    def __repr__(self):
+        return f"BlockLayout(n_blocks={self.n_blocks}, widths={self.widths.tolist()})"
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, BlockLayout)
+            and self.n_features == other.n_features
+            and self.n_blocks == other.n_blocks
+            and all(np.array_equal(a, b) for a, b in zip(self.indices, other.indices, strict=True))
+        )
+
+    __hash__ = None
+
+    def columns(self, blocks):
+        """Sorted column indices of the given blocks (an iterable of block indices)."""
+        blocks = list(blocks)
+        if not blocks:
+            return np.empty(0, dtype=np.intp)
+        return np.sort(np.concatenate([self.indices[b] for b in blocks]))
+
+    def observed(self, X):
+        """Boolean mask ``(n_samples, n_blocks)``: True where a block holds no NaN.
+
+        A block with any NaN is *missing* for that row (the agent sent nothing); ``inf`` does
+        not make a block missing, it makes it corrupted.
+        """
+        nan = np.isnan(np.asarray(X))
+        return np.stack([~nan[:, ix].any(axis=1) for ix in self.indices], axis=1)
+
+    def column_mask(self, block_mask):
+        """Expand a per-block mask ``(n_samples, n_blocks)`` to ``(n_samples, n_features)``."""
+        return np.asarray(block_mask)[:, self.block_of_column]
+
+
+def check_blocks(blocks, n_features):
+    """Validate a block layout and return it as a :class:`BlockLayout`.
+
+    Parameters
+    ----------
+    blocks : int, list of int, list of array-like of int, or None
+        * int ``M``: ``M`` equal consecutive blocks (``n_features`` must be divisible by ``M``);
+        * list of int: the widths of consecutive blocks, summing to ``n_features`` (unequal
+          widths are fine);
+        * list of array-like of int: the column indices of each block, in any order; every
+          column must belong to exactly one block;
+        * None: one block per column.
+    n_features : int
+        Number of columns of the data the layout describes.
+
+    Returns
+    -------
+    layout : BlockLayout
+        The validated layout.
+
+    Raises
+    ------
+    ValueError
+        If the layout does not cover each of the ``n_features`` columns exactly once (overlaps,
+        gaps, out-of-range or negative indices, empty blocks, widths not summing to
+        ``n_features``), naming the offending columns or blocks.
+
+    Examples
+    --------
+    >>> from sklearn_robust.base import check_blocks
+    >>> check_blocks(3, 6)
+    BlockLayout(n_blocks=3, widths=[2, 2, 2])
+    >>> check_blocks([1, 4], 5).indices[1]
+    array([1, 2, 3, 4])
+    >>> check_blocks([[0, 2], [1, 3]], 4).block_of_column
+    array([0, 1, 0, 1])
+    """
+    n_features = int(n_features)
+    if blocks is None:
+        return BlockLayout([[j] for j in range(n_features)], n_features)
+    if isinstance(blocks, numbers.Integral) and not isinstance(blocks, bool):
+        n_blocks = int(blocks)
+        if n_blocks < 1:
+            raise ValueError(
+                f"blocks as an int is the number of blocks and must be >= 1; got {n_blocks}."
+            )
+        if n_features % n_blocks:
+            base_width = n_features // n_blocks
+            example = [base_width] * (n_blocks - 1) + [n_features - base_width * (n_blocks - 1)]
+            raise ValueError(
+                f"blocks={n_blocks} asks for {n_blocks} equal blocks, but n_features={n_features} "
+                f"is not divisible by {n_blocks}. Pass the block widths as a list instead, e.g. "
+                f"blocks={example}."
+            )
+        width = n_features // n_blocks
+        return BlockLayout(  # equal widths
+            [np.arange(b * width, (b + 1) * width) for b in range(n_blocks)], n_features
+        )
+    if isinstance(blocks, str) or not hasattr(blocks, "__len__") or len(blocks) == 0:
+        raise ValueError(
+            "blocks must be an int, a non-empty list of block widths or a non-empty list of "
+            f"column-index arrays; got {blocks!r}."
+        )
+    items = list(blocks)
+    if all(isinstance(b, numbers.Integral) and not isinstance(b, bool) for b in items):
+        widths = [int(b) for b in items]
+        bad = [i for i, w in enumerate(widths) if w < 1]
+        if bad:
+            raise ValueError(
+                f"block widths must be >= 1; blocks {bad} have widths {[widths[i] for i in bad]}."
+            )
+        if sum(widths) != n_features:
+            raise ValueError(
+                f"block widths {widths} sum to {sum(widths)}, but the data has {n_features} "
+                "columns; the widths must cover every column exactly once."
+            )
+        edges = np.concatenate([[0], np.cumsum(widths)])
+        return BlockLayout(
+            [np.arange(edges[b], edges[b + 1]) for b in range(len(widths))], n_features
+        )
+    indices = []
+    for b, ix in enumerate(items):
+        if isinstance(ix, numbers.Number):
+            raise ValueError(
+                "blocks mixes widths (numbers) and column-index arrays; block "
+                f"{b} is {ix!r}. Use only widths or only index arrays."
+            )
+        arr = np.asarray(ix)
+        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"block {b} must be a non-empty 1-D array of integer column indices; got {ix!r}."
+            )
+        out = arr[(arr < 0) | (arr >= n_features)]
+        if out.size:
+            raise ValueError(
+                f"block {b} has column indices {sorted(set(out.tolist()))} out of range for data "
+                f"with {n_features} columns (valid: 0 to {n_features - 1})."
+            )
+        if np.unique(arr).size != arr.size:
+            raise ValueError(f"block {b} lists some columns twice: {arr.tolist()}.")
+        indices.append(np.sort(arr))
+    owner = np.full(n_features, -1, dtype=np.intp)
+    for b, ix in enumerate(indices):
+        taken = ix[owner[ix] >= 0]
+        if taken.size:
+            first = int(owner[taken[0]])
+            raise ValueError(
+                "blocks must cover each column once; columns "
+                f"{taken.tolist()} appear in blocks {first} and {b}."
+            )
+        owner[ix] = b
+    gaps = np.flatnonzero(owner < 0)
+    if gaps.size:
+        raise ValueError(
+            f"blocks must cover each column once; columns {gaps.tolist()} are in no block. "
+            "Add them to a block (or drop them from X)."
+        )
+    return BlockLayout(indices, n_features)
+
+
+def _blocks_constraint():
+    """``_parameter_constraints`` entry of a ``blocks`` parameter."""
+    return [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None]
+
+
+# --------------------------------------------------------------------------------------------
+# Inference-time adversaries
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_agents(agents, n_blocks):
+    """Sorted unique block indices attacked, from the ``agents`` parameter."""
+    if agents is None:
+        return np.array([n_blocks - 1], dtype=np.intp)
+    if isinstance(agents, str):  # "all", validated by the constraints
+        return np.arange(n_blocks, dtype=np.intp)
+    if isinstance(agents, numbers.Integral) and not isinstance(agents, bool):
+        chosen = np.array([int(agents)])
+    elif isinstance(agents, numbers.Real):
+        count = int(np.floor(round(float(agents) * n_blocks, 9)))
+        if count < 1:
+            raise ValueError(
+                f"agents={agents!r} is a fraction of the {n_blocks} agents that rounds down to "
+                "no agent; raise it or pass agent indices."
+            )
+        return np.arange(n_blocks - count, n_blocks, dtype=np.intp)
+    else:
+        chosen = np.asarray(agents)
+        if chosen.ndim != 1 or (chosen.size and not np.issubdtype(chosen.dtype, np.integer)):
+            raise ValueError(
+                f"agents must be None, 'all', an int index, a float fraction or a 1-D list of "
+                f"int indices; got {agents!r}."
+            )
+    bad = chosen[(chosen < -n_blocks) | (chosen >= n_blocks)]
+    if bad.size:
+        raise ValueError(
+            f"agents {bad.tolist()} are out of range for a layout of {n_blocks} blocks (valid: "
+            f"{-n_blocks} to {n_blocks - 1})."
+        )
+    return np.unique(np.where(chosen < 0, chosen + n_blocks, chosen)).astype(np.intp)
+
+
+# Parameters every inference-time adversary documents the same way; substituted into their
+# docstrings by ``_fill_inference_doc`` so the text exists once.
+_INFERENCE_PARAMETERS_DOC = """\
+    blocks : int, list of int, list of array-like of int or None, default=None
+        Block layout of the features: the number of equal blocks, the block widths, or the
+        column indices of each block (see :func:`~sklearn_robust.base.check_blocks`). None
+        means one block per column.
+
+    agents : int, float, array-like of int, 'all' or None, default=None
+        Blocks the adversary controls: None for the last block (the paper's setting), an int
+        for one block index (negative counts from the end), a float in (0, 1] for that
+        fraction of the blocks (the last ones, rounded down, at least one), a list of block
+        indices, or 'all'.
+"""
+
+_INFERENCE_ATTRIBUTES_DOC = """\
+    layout_ : BlockLayout
+        Validated block layout of the features.
+
+    attacked_blocks_ : ndarray of int
+        Indices of the blocks the adversary controls.
+
+    attacked_columns_ : ndarray of int
+        Column indices of those blocks.
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, defined only when ``X`` has feature names
+        that are all strings.
+"""
+
+
+def _fill_inference_doc(cls):
+    """Class decorator: put the shared texts where ``{inference_parameters}`` and
+    ``{inference_attributes}`` stand in the docstring."""
+    cls.__doc__ = cls.__doc__.replace(
+        "    {inference_parameters}\n", _INFERENCE_PARAMETERS_DOC
+    ).replace("    {inference_attributes}\n", _INFERENCE_ATTRIBUTES_DOC)
+    return cls
+
+
+class BaseInferenceAdversary(
+    OneToOneFeatureMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+):
+    """Base class of inference-time adversaries (the CoPur threat model).
+
+    The adversary controls some agents' feature blocks at inference time. ``fit`` learns the
+    layout (and, for attacks that need it, statistics of the clean data); ``fit_transform``
+    returns the training data untouched, so a ``Pipeline([attack, defense, classifier])``
+    trains on clean data and predicts under attack; ``transform`` (and :meth:`attack`, which
+    also receives the labels and the fitted model a white-box attack needs) returns an
+    attacked copy. The input is never modified.
+
+    Subclasses implement ``_attack(X, y, random_state, estimator)`` on a validated float copy
+    and may override ``_fit(X, y)`` to learn statistics of the clean data.
+    """
+
+    _estimator_type = "adversary"
+    _adversary_phase = "inference"
+    # True for attacks that need the fitted model's gradients (PGD); they refuse plain
+    # ``transform`` and are applied through ``attack(..., estimator=...)``.
+    _white_box = False
+
+    _parameter_constraints = {
+        "blocks": _blocks_constraint(),
+        "agents": [
+            Interval(numbers.Integral, None, None, closed="neither"),
+            Interval(RealNotInt, 0, 1, closed="right"),
+            StrOptions({"all"}),
+            "array-like",
+            None,
+        ],
+        "random_state": ["random_state"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing agents are NaN blocks
+        tags.target_tags.required = False
+        tags.requires_fit = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the block layout (and clean-data statistics the attack needs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Clean features. NaN marks missing blocks.
+        y : array-like of shape (n_samples,), default=None
+            Labels; used only by attacks that need them.
+
+        Returns
+        -------
+        self : object
+            The fitted adversary.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        self.layout_ = check_blocks(self.blocks, X.shape[1])
+        self.attacked_blocks_ = _resolve_agents(self.agents, self.layout_.n_blocks)
+        self.attacked_columns_ = self.layout_.columns(self.attacked_blocks_)
+        self._fit(X, y)
+        return self
+
+    def _fit(self, X, y):
+        """Learn what the attack needs from clean data; nothing by default."""
+
+    def fit_transform(self, X, y=None):
+        """Fit, and return the training data **unattacked**.
+
+        Training data pass through untouched so that the steps after the adversary in a
+        pipeline are trained on clean data; only :meth:`transform` attacks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Clean features.
+        y : array-like of shape (n_samples,), default=None
+            Labels; used only by attacks that need them.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features)
+            A copy of the validated ``X``.
+        """
+        self.fit(X, y)
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            copy=True,
+        )
+
+    def transform(self, X):
+        """Return an attacked copy of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features to attack. Never modified.
+
+        Returns
+        -------
+        X_attacked : ndarray of shape (n_samples, n_features)
+            ``X`` with the attacked blocks corrupted.
+        """
+        if self._white_box:
+            raise ValueError(
+                f"{type(self).__name__} is a white-box attack: it needs the fitted model, "
+                "which transform() does not receive. Score with "
+                "sklearn_robust.metrics.make_robust_scorer(attack), or call "
+                "attack(X, y, estimator=fitted_model)."
+            )
+        return self.attack(X)
+
+    def attack(self, X, y=None, *, estimator=None):
+        """Return an attacked copy of ``X``, with what a white-box attack needs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features to attack. Never modified.
+        y : array-like of shape (n_samples,), default=None
+            True labels (untargeted white-box attacks push predictions away from them; when
+            None they use the model's own predictions). Ignored by black-box attacks.
+        estimator : fitted estimator, default=None
+            The model under attack (the pipeline steps after the adversary). Required by
+            white-box attacks, ignored by the others.
+
+        Returns
+        -------
+        X_attacked : ndarray of shape (n_samples, n_features)
+            ``X`` with the attacked blocks corrupted.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            copy=True,
+        )
+        random_state = check_random_state(self.random_state)
+        return self._attack(X, y, random_state, estimator)
+
+    @abstractmethod
+    def _attack(self, X, y, random_state, estimator):
+        """Corrupt the attacked blocks of ``X`` (a private copy) and return it."""
