@@ -21,7 +21,28 @@ from sklearn_robust.base import is_adversary, is_robust_mean
 
 # {class name: {check name: reason}}. Keep every entry justified; an entry that starts passing
 # makes the run fail (strict xfail), so stale entries cannot pile up.
-EXPECTED_FAILED_CHECKS = {}
+_ATTACKS_ONLY_AT_TRANSFORM = (
+    "inference-time adversary: fit_transform returns the training data unattacked by design "
+    "(a pipeline trains clean), while transform attacks, so fit_transform != fit().transform"
+)
+_INFERENCE_ATTACK_XFAILS = {
+    "check_transformer_general": _ATTACKS_ONLY_AT_TRANSFORM,
+    "check_transformer_data_not_an_array": _ATTACKS_ONLY_AT_TRANSFORM,
+}
+_FRESH_NOISE_PER_CALL = (
+    "the noise is drawn afresh at each transform call in row order, so attacking a permuted "
+    "or sliced batch gives other draws than slicing the attacked full batch"
+)
+EXPECTED_FAILED_CHECKS = {
+    "BlockNoise": {
+        **_INFERENCE_ATTACK_XFAILS,
+        "check_methods_sample_order_invariance": _FRESH_NOISE_PER_CALL,
+        "check_methods_subset_invariance": _FRESH_NOISE_PER_CALL,
+    },
+    "CombinedAttack": _INFERENCE_ATTACK_XFAILS,
+    "FeatureFlip": _INFERENCE_ATTACK_XFAILS,
+    "MissingBlocks": _INFERENCE_ATTACK_XFAILS,
+}
 
 # {class name: constructor parameters} used for the checks: small networks and few epochs so
 # the suite stays fast. Only sizes go here, never settings that hide a failure.

@@ -3,20 +3,34 @@
 Poisoning adversaries (the RandEigen threat model) replace the byzantine rows of a matrix of
 honest updates with ``fit_poison(X)``: :class:`ALIE`, :class:`ConstantShift`,
 :class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM` and :class:`SignFlip`.
+
+Inference-time adversaries (the CoPur threat model) corrupt some agents' feature blocks:
+``fit``/``fit_transform`` leave the clean training data untouched and ``transform`` attacks,
+so ``Pipeline([attack, defense, classifier])`` trains clean and predicts under attack:
+:class:`MissingBlocks` (missing agents), :class:`FeatureFlip` (the paper's flip attack),
+:class:`BlockNoise` (unbounded noise) and :class:`CombinedAttack` (several in sequence).
 """
 
 from sklearn_robust.adversaries._alie import ALIE
+from sklearn_robust.adversaries._block_noise import BlockNoise
+from sklearn_robust.adversaries._combined_attack import CombinedAttack
 from sklearn_robust.adversaries._constant_shift import ConstantShift
+from sklearn_robust.adversaries._feature_flip import FeatureFlip
 from sklearn_robust.adversaries._gaussian_noise import GaussianNoise
 from sklearn_robust.adversaries._hidra import HiDRA
 from sklearn_robust.adversaries._ipm import IPM
+from sklearn_robust.adversaries._missing_blocks import MissingBlocks
 from sklearn_robust.adversaries._sign_flip import SignFlip
 
 __all__ = [
     "ALIE",
+    "BlockNoise",
+    "CombinedAttack",
     "ConstantShift",
+    "FeatureFlip",
     "GaussianNoise",
     "HiDRA",
     "IPM",
+    "MissingBlocks",
     "SignFlip",
 ]
