@@ -20,6 +20,7 @@ from sklearn_robust.adversaries._gaussian_noise import GaussianNoise
 from sklearn_robust.adversaries._hidra import HiDRA
 from sklearn_robust.adversaries._ipm import IPM
 from sklearn_robust.adversaries._missing_blocks import MissingBlocks
+from sklearn_robust.adversaries._pgd import PGDAttack
 from sklearn_robust.adversaries._sign_flip import SignFlip
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "HiDRA",
     "IPM",
     "MissingBlocks",
+    "PGDAttack",
     "SignFlip",
 ]

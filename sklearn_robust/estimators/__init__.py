@@ -1,21 +1,29 @@
 """Everything a defender fits: robust means, purifiers and robust classifiers."""
 
+from sklearn_robust.estimators._block_embedder import BlockEmbedder
 from sklearn_robust.estimators._centered_clipping import CenteredClipping
 from sklearn_robust.estimators._coordinate_median import CoordinateMedian
+from sklearn_robust.estimators._copur import CoPurTransformer
 from sklearn_robust.estimators._filtering import FilteringMean
+from sklearn_robust.estimators._fusion_classifier import MLPFusionClassifier
 from sklearn_robust.estimators._geometric_median import GeometricMedian
 from sklearn_robust.estimators._krum import Krum, MultiKrum
+from sklearn_robust.estimators._manifold_projection import ManifoldProjection
 from sklearn_robust.estimators._no_regret import NoRegretMean
 from sklearn_robust.estimators._rand_eigen import RandEigenMean, rand_eigen_mean
 from sklearn_robust.estimators._sample_mean import SampleMean
 from sklearn_robust.estimators._trimmed_mean import TrimmedMean
 
 __all__ = [
+    "BlockEmbedder",
     "CenteredClipping",
+    "CoPurTransformer",
     "CoordinateMedian",
     "FilteringMean",
     "GeometricMedian",
     "Krum",
+    "MLPFusionClassifier",
+    "ManifoldProjection",
     "MultiKrum",
     "NoRegretMean",
     "RandEigenMean",

@@ -1,0 +1,273 @@
+"""Reproducible skorch training without touching torch's or numpy's global RNGs.
+
+Three places draw random numbers when a skorch net is fitted: the initial weights, the
+shuffling of the training ``DataLoader`` (and the base seed every ``DataLoader`` iterator draws,
+shuffled or not) and the hold-out split of ``ValidSplit``. Left alone, all three read a global
+generator. :class:`SeededNetMixin` feeds each of them from its ``random_state`` instead.
+"""
+
+import copy
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from skorch import NeuralNet, NeuralNetClassifier
+from skorch.dataset import ValidSplit
+from torch import nn
+from torch.utils.data import DataLoader
+
+__all__ = [
+    "SeededNetMixin",
+    "SeededNeuralNet",
+    "SeededNeuralNetClassifier",
+    "make_torch_generator",
+    "reset_linear_parameters",
+]
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def make_torch_generator(random_state=None):
+    """Return a CPU ``torch.Generator`` seeded from a scikit-learn ``random_state``.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance, torch.Generator or None, default=None
+        An int seeds the generator directly; a ``RandomState`` (or None, numpy's global one,
+        as everywhere in scikit-learn) gives one draw of a seed; a ``torch.Generator`` is
+        returned unchanged.
+
+    Returns
+    -------
+    generator : torch.Generator
+        A local generator: drawing from it never moves torch's global RNG.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_robust.nets import make_torch_generator
+    >>> a = torch.rand(3, generator=make_torch_generator(0))
+    >>> b = torch.rand(3, generator=make_torch_generator(0))
+    >>> bool(torch.equal(a, b))
+    True
+    """
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        seed = int(random_state)
+    else:
+        seed = int(check_random_state(random_state).randint(_MAX_SEED))
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def _init_like_torch(weight, bias, generator):
+    """torch's default init of Linear/Conv layers, drawn on the CPU from ``generator``."""
+    new_weight = torch.empty(weight.shape, dtype=weight.dtype)
+    # a=sqrt(5) is what nn.Linear.reset_parameters uses: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    nn.init.kaiming_uniform_(new_weight, a=math.sqrt(5), generator=generator)
+    weight.copy_(new_weight)
+    if bias is not None:
+        fan_in = nn.init._calculate_fan_in_and_fan_out(new_weight)[0]
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        new_bias = torch.empty(bias.shape, dtype=bias.dtype)
+        nn.init.uniform_(new_bias, -bound, bound, generator=generator)
+        bias.copy_(new_bias)
+
+
+def reset_linear_parameters(module, generator):
+    """Re-initialise every ``nn.Linear`` (and convolution) of ``module`` from ``generator``.
+
+    Each layer gets torch's default initialisation (Kaiming-uniform weights with
+    ``a=sqrt(5)``, uniform bias in ``+-1/sqrt(fan_in)``), drawn in the order of
+    ``module.modules()``. Values are drawn on the CPU and copied to the layer's device, so a
+    given generator state gives the same weights on every device. Other parameters (norm
+    layers, embeddings, custom ones) are left as they are.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module to re-initialise in place.
+    generator : torch.Generator
+        A CPU generator, e.g. from :func:`make_torch_generator`.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The same module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_robust.nets import make_torch_generator, reset_linear_parameters
+    >>> a = reset_linear_parameters(torch.nn.Linear(4, 2), make_torch_generator(0))
+    >>> b = reset_linear_parameters(torch.nn.Linear(4, 2), make_torch_generator(0))
+    >>> bool(torch.equal(a.weight, b.weight))
+    True
+    """
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+                _init_like_torch(layer.weight, layer.bias, generator)
+    return module
+
+
+def _is_float(value):
+    return isinstance(value, (float, np.floating))
+
+
+class SeededNetMixin:
+    """Mixin for skorch nets: a ``random_state`` parameter instead of global seeding.
+
+    Put it to the left of the skorch class (``class Net(SeededNetMixin, NeuralNet)``). At
+    every :meth:`initialize` (so at every ``fit`` without ``warm_start``) it draws three seeds
+    from ``random_state`` and uses them for
+
+    * the initial weights: the module is built while torch's global RNG is forked (its state
+      is restored afterwards), then :func:`reset_linear_parameters` draws every linear and
+      convolution layer from a local generator;
+    * the order of the training batches: the training ``DataLoader`` receives a local
+      ``torch.Generator`` (unless ``iterator_train__generator`` is set); validation and
+      prediction loaders receive a fixed one, so that they leave the global RNG alone too;
+    * the hold-out set of a ``ValidSplit`` with a float ``cv`` and no ``random_state`` of its
+      own (a seeded copy is used; the parameter itself is not modified).
+
+    The same int ``random_state`` therefore gives the same trained weights, and fitting never
+    moves torch's or numpy's global RNG. A module passed as an *instance* (not a class) keeps
+    the weights it has.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation, the batch order and the validation split.
+    """
+
+    def __init__(self, *args, random_state=None, **kwargs):
+        self.random_state = random_state
+        super().__init__(*args, **kwargs)
+
+    def _draw_seeds(self):
+        rng = check_random_state(self.random_state)
+        init_seed, train_seed, split_seed = (int(s) for s in rng.randint(_MAX_SEED, size=3))
+        # Fitted state: names end in "_" so that skorch does not take them for parameters.
+        self.seeds_ = {"init": init_seed, "train": train_seed, "split": split_seed}
+        self.train_generator_ = make_torch_generator(train_seed)
+
+    def _seed(self, name):
+        if getattr(self, "seeds_", None) is None:
+            self._draw_seeds()
+        return self.seeds_[name]
+
+    def initialize(self):
+        """Draw the seeds from ``random_state``, then initialise the net as skorch does."""
+        self._draw_seeds()
+        return super().initialize()
+
+    def _module_kwargs(self):
+        """Keyword arguments the module class is built with (a hook for subclasses)."""
+        return self.get_params_for("module")
+
+    def initialize_module(self):
+        """Build the module without the global RNG and initialise it from the seed."""
+        kwargs = self._module_kwargs()
+        built_here = not isinstance(self.module, nn.Module) or bool(kwargs)
+        with torch.random.fork_rng(devices=[]):
+            module = self.initialized_instance(self.module, kwargs)
+        if built_here:
+            reset_linear_parameters(module, make_torch_generator(self._seed("init")))
+        self.module_ = module
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's iterator, with a local ``torch.Generator`` for every ``DataLoader``."""
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = self.iterator_train if training else self.iterator_valid
+        kwargs = self.get_params_for(prefix)
+        if "batch_size" not in kwargs:
+            kwargs["batch_size"] = self.batch_size
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        if (
+            isinstance(iterator, type)
+            and issubclass(iterator, DataLoader)
+            and kwargs.get("generator") is None
+        ):
+            if training:
+                if getattr(self, "train_generator_", None) is None:
+                    self.train_generator_ = make_torch_generator(self._seed("train"))
+                kwargs["generator"] = self.train_generator_
+            else:
+                # Unshuffled: the generator only gives the iterator's base seed, which no
+                # single-process loader uses; it keeps the global RNG from being read.
+                kwargs["generator"] = torch.Generator()
+        return iterator(dataset, **kwargs)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """skorch's split, with a seeded copy of an unseeded float ``ValidSplit``."""
+        dataset = self.get_dataset(X, y)
+        split = self.train_split
+        if not split:
+            return dataset, None
+        if isinstance(split, ValidSplit) and split.random_state is None and _is_float(split.cv):
+            split = copy.copy(split)
+            split.random_state = self._seed("split")
+        if y is None:
+            return split(dataset, **fit_params)
+        return split(dataset, y, **fit_params)
+
+
+class SeededNeuralNet(SeededNetMixin, NeuralNet):
+    """skorch ``NeuralNet`` with a ``random_state`` parameter (see :class:`SeededNetMixin`).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``skorch.NeuralNet``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation, the batch order and the validation split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_robust.nets import MLPModule, SeededNeuralNet
+    >>> X = np.random.RandomState(0).normal(size=(64, 3)).astype(np.float32)
+    >>> y = X.sum(axis=1, keepdims=True)
+    >>> kw = dict(module=MLPModule, module__n_features=3, module__n_outputs=1,
+    ...           criterion=torch.nn.MSELoss, max_epochs=2, train_split=None, verbose=0)
+    >>> a = SeededNeuralNet(**kw, random_state=0).fit(X, y).predict(X)
+    >>> b = SeededNeuralNet(**kw, random_state=0).fit(X, y).predict(X)
+    >>> bool(np.array_equal(a, b))
+    True
+    """
+
+
+class SeededNeuralNetClassifier(SeededNetMixin, NeuralNetClassifier):
+    """skorch ``NeuralNetClassifier`` with a ``random_state`` parameter.
+
+    See :class:`SeededNetMixin` for what is seeded.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``skorch.NeuralNetClassifier``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation, the batch order and the validation split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_robust.nets import MLPModule, SeededNeuralNetClassifier
+    >>> X = np.random.RandomState(0).normal(size=(64, 3)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> net = SeededNeuralNetClassifier(
+    ...     MLPModule, module__n_features=3, module__n_outputs=2,
+    ...     criterion=torch.nn.CrossEntropyLoss, max_epochs=2, train_split=None,
+    ...     verbose=0, random_state=0).fit(X, y)
+    >>> net.predict_proba(X).shape
+    (64, 2)
+    """
