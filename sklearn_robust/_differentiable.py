@@ -171,9 +171,11 @@ def _param(array, like):
 def _scaler_forward(scaler, X):
     check_is_fitted(scaler)
     if isinstance(scaler, StandardScaler):
-        if scaler.mean_ is not None:
+        # As ``transform``: the flags decide, not the attributes (``mean_`` is fitted even
+        # with ``with_mean=False``).
+        if scaler.with_mean:
             X = X - _param(scaler.mean_, X)
-        if scaler.scale_ is not None:
+        if scaler.with_std:
             X = X / _param(scaler.scale_, X)
         return X
     if isinstance(scaler, MaxAbsScaler):
@@ -187,8 +189,10 @@ def _scaler_forward(scaler, X):
 
 def _linear_forward(estimator, X):
     check_is_fitted(estimator)
-    coef = _param(estimator.coef_, X)
-    scores = X @ coef.T + _param(estimator.intercept_, X)
+    # ``coef_`` is (n_classes, n_features), or (1, n_features) / (n_features,) for a binary
+    # problem (RidgeClassifier keeps it 1-D); the output follows ``decision_function``.
+    coef = _param(estimator.coef_, X).reshape(-1, X.shape[1])
+    scores = X @ coef.T + _param(estimator.intercept_, X).reshape(-1)
     if scores.shape[1] == 1:
         return scores[:, 0]
     return scores
@@ -212,12 +216,15 @@ def _skorch_forward(net, X):
         X = X.to(device=device, dtype=dtype)
     else:
         X = X.to(device=device)
-    was_training = module.training
+    # Evaluation mode for the pass, then every submodule's own mode back (a net may keep
+    # some submodules in eval mode while training the others).
+    modes = [(sub, sub.training) for sub in module.modules()]
     module.train(False)
     try:
         out = module(X)
     finally:
-        module.train(was_training)
+        for sub, training in modes:
+            sub.training = training
     if isinstance(out, tuple):  # skorch's convention: the first output is the prediction
         out = out[0]
     if isinstance(net, NeuralNetBinaryClassifier):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
@@ -23,20 +23,40 @@ N_BLOCKS, WIDTH = 3, 2
 ATTACKED = slice(4, 6)  # the last block, attacked by default
 
 
-def _blocks_data(n_samples=300, n_classes=2, seed=0, labels=None, spread=2.5):
-    """Separable classes; every block of 2 columns carries class information.
+def _blocks_data(n_samples=300, n_classes=2, seed=0, labels=None, spread=0.75):
+    """Nearly separable classes; every block of 2 columns carries the same class information.
 
-    ``spread`` is the scale of the class centres (the noise has std 0.5): smaller values give
-    a less confident model, on which an untargeted unbounded attack (whose raw gradient
-    vanishes on confidently classified rows) moves faster.
+    The class centres are random, then rescaled block by block so that in every block they
+    lie at root-mean-square distance ``spread`` from their mean (the noise has std 0.5): no
+    block is uninformative by the luck of the seed, so attacking any one block matters. With
+    the default, a linear model is right on about 99% of the rows, and a few rows lie within
+    a small budget of the boundary (so that budgeted attacks can flip some rows and not all).
     """
     rng = np.random.RandomState(seed)
-    centers = rng.normal(scale=spread, size=(n_classes, N_BLOCKS * WIDTH))
+    centers = rng.normal(size=(n_classes, N_BLOCKS * WIDTH))
+    centers -= centers.mean(axis=0)
+    for block in range(N_BLOCKS):
+        part = centers[:, block * WIDTH : (block + 1) * WIDTH]
+        part *= spread / np.sqrt(np.mean(np.sum(part**2, axis=1)))
     y = rng.randint(n_classes, size=n_samples)
     X = centers[y] + rng.normal(scale=0.5, size=(n_samples, N_BLOCKS * WIDTH))
     if labels is not None:
         y = np.asarray(labels)[y]
     return X, y
+
+
+# The unprojected attack of the paper (norm=None) steps by ``step_size`` times the raw
+# gradient of the cross-entropy, which vanishes on rows a model is very sure of (like
+# exp(-margin)). Its strength tests therefore attack models that are not over-confident: a
+# regularised logistic regression and nets trained with weight decay. Against a nearly
+# unregularised model of these well-separated classes, 50 steps of 2.0 cannot move the
+# confidently classified rows at all (the paper tunes its step to its data, too).
+STEP = 2.0
+
+
+def _soft_logistic():
+    """A logistic regression whose probabilities are not saturated on ``_blocks_data``."""
+    return LogisticRegression(C=0.1)
 
 
 class _Module(torch.nn.Module):
@@ -65,6 +85,7 @@ def _skorch_classifier(X, y):
         batch_size=len(X),
         train_split=None,
         optimizer=torch.optim.Adam,
+        optimizer__weight_decay=0.1,  # not over-confident: see STEP
         verbose=0,
     )
     return net.fit(X.astype(np.float32), y.astype(np.int64))
@@ -87,7 +108,7 @@ class _ZeroImpute(TransformerMixin, BaseEstimator):
 @pytest.fixture(scope="module")
 def binary():
     X, y = _blocks_data()
-    return X, y, LogisticRegression().fit(X, y)
+    return X, y, _soft_logistic().fit(X, y)
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,16 +119,16 @@ def binary():
 def test_untargeted_unbounded_attack_lowers_accuracy(binary):
     X, y, clf = binary
     assert clf.score(X, y) > 0.97
-    attack = PGDAttack(blocks=N_BLOCKS, step_size=0.5, max_iter=50).fit(X)
+    attack = PGDAttack(blocks=N_BLOCKS, step_size=STEP, max_iter=50).fit(X)
     X_adv = attack.attack(X, y, estimator=clf)
     assert clf.score(X_adv, y) < 0.2
 
 
 def test_untargeted_attack_through_scaler_pipeline():
     X, y = _blocks_data(seed=1)
-    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    pipe = make_pipeline(StandardScaler(), _soft_logistic()).fit(X, y)
     assert pipe.score(X, y) > 0.97
-    X_adv = PGDAttack(blocks=N_BLOCKS, step_size=0.5).fit(X).attack(X, y, estimator=pipe)
+    X_adv = PGDAttack(blocks=N_BLOCKS, step_size=STEP).fit(X).attack(X, y, estimator=pipe)
     assert pipe.score(X_adv, y) < 0.2
 
 
@@ -116,13 +137,20 @@ def test_untargeted_attack_on_skorch_net_leaves_the_net_unchanged():
     net = _skorch_classifier(X, y)
     assert net.score(X.astype(np.float32), y) > 0.95
     before = {k: v.clone() for k, v in net.module_.state_dict().items()}
-    net.module_.train(True)  # the attack evaluates in eval mode and restores the mode
-    X_adv = PGDAttack(blocks=N_BLOCKS, step_size=0.5).fit(X).attack(X, y, estimator=net)
+    # Training leaves the last step's gradients in ``.grad``; the attack must not touch them.
+    grads_before = [None if p.grad is None else p.grad.clone() for p in net.module_.parameters()]
+    # The attack evaluates in eval mode and gives every submodule its own mode back.
+    net.module_.train(True)
+    net.module_.out.train(False)
+    X_adv = PGDAttack(blocks=N_BLOCKS, step_size=STEP).fit(X).attack(X, y, estimator=net)
+    # (Checked before scoring: skorch's own predict leaves the module in eval mode.)
+    assert net.module_.training and net.module_.hidden.training
+    assert not net.module_.out.training
     assert net.score(X_adv.astype(np.float32), y) < 0.2
-    assert net.module_.training
     for name, value in net.module_.state_dict().items():
         assert torch.equal(value, before[name]), name
-    assert all(p.grad is None for p in net.module_.parameters())
+    for p, grad in zip(net.module_.parameters(), grads_before, strict=True):
+        assert (p.grad is None) if grad is None else torch.equal(p.grad, grad)
 
 
 def test_targeted_attack_reaches_the_target_class():
@@ -297,18 +325,20 @@ def test_through_all_is_at_least_as_strong_as_final(scaled_pipeline):
 
 def test_through_final_allows_a_non_differentiable_head():
     X, y = _blocks_data(seed=5)
-    pipe = make_pipeline(SimpleImputer(), LogisticRegression()).fit(X, y)
+    pipe = make_pipeline(SimpleImputer(), _soft_logistic()).fit(X, y)
     with pytest.raises(TypeError, match="SimpleImputer.*'simpleimputer'"):
         PGDAttack(blocks=N_BLOCKS).fit(X).attack(X, y, estimator=pipe)
-    X_adv = PGDAttack(blocks=N_BLOCKS, through="final").fit(X).attack(X, y, estimator=pipe)
+    attack = PGDAttack(blocks=N_BLOCKS, step_size=STEP, through="final").fit(X)
+    X_adv = attack.attack(X, y, estimator=pipe)
     assert pipe.score(X_adv, y) < 0.5
 
 
 def test_through_final_refuses_a_final_step_of_another_width():
     X, y = _blocks_data(seed=5)
     # The classifier sees 4 columns, the attack 6.
-    narrow = make_pipeline(_ColumnSubset(), LogisticRegression()).fit(X, y)
-    X_adv = PGDAttack(blocks=N_BLOCKS, agents=1).fit(X).attack(X, y, estimator=narrow)
+    narrow = make_pipeline(_ColumnSubset(), _soft_logistic()).fit(X, y)
+    attack = PGDAttack(blocks=N_BLOCKS, agents=1, step_size=STEP).fit(X)
+    X_adv = attack.attack(X, y, estimator=narrow)
     assert narrow.score(X_adv, y) < 0.5
     with pytest.raises(ValueError, match="expects 4 features, but X has 6"):
         PGDAttack(blocks=N_BLOCKS, through="final").fit(X).attack(X, y, estimator=narrow)
@@ -334,12 +364,12 @@ class _ColumnSubset(TransformerMixin, BaseEstimator):
 
 def test_missing_blocks_stay_missing_and_other_rows_are_attacked():
     X, y = _blocks_data(seed=6)
-    pipe = make_pipeline(_ZeroImpute(), LogisticRegression()).fit(X, y)
+    pipe = make_pipeline(_ZeroImpute(), _soft_logistic()).fit(X, y)
     X_nan = X.copy()
     X_nan[:10, 0:2] = np.nan  # unattacked block missing
     X_nan[10:20, 4:6] = np.nan  # attacked block missing
     X_nan[20:30, 4] = np.nan  # attacked block partly missing: the whole block is missing
-    attack = PGDAttack(blocks=N_BLOCKS, step_size=0.5).fit(X)
+    attack = PGDAttack(blocks=N_BLOCKS, step_size=STEP).fit(X)
     X_adv = attack.attack(X_nan, y, estimator=pipe)
     np.testing.assert_array_equal(np.isnan(X_adv), np.isnan(X_nan))
     # Rows whose attacked block is missing are returned as they are.
@@ -349,12 +379,15 @@ def test_missing_blocks_stay_missing_and_other_rows_are_attacked():
     assert pipe.score(X_adv[30:], y[30:]) < 0.2
 
 
-def test_rows_the_model_cannot_evaluate_are_left_alone(binary):
+@pytest.mark.parametrize("random_start", [False, True])
+def test_rows_the_model_cannot_evaluate_are_left_alone(binary, random_start):
     X, y, clf = binary
     X_nan = X.copy()
     X_nan[:5, 0] = np.nan  # LogisticRegression's forward gives NaN logits for these rows
-    X_nan[5:8, 4] = np.inf  # corrupted attacked entry
-    attack = PGDAttack(blocks=N_BLOCKS, step_size=0.5).fit(X)
+    X_nan[5:8, 4] = np.inf  # corrupted attacked entry: infinite logits, the whole row stays
+    attack = PGDAttack(
+        blocks=N_BLOCKS, step_size=0.5, random_start=random_start, random_state=0
+    ).fit(X)
     X_adv = attack.attack(X_nan, y, estimator=clf)
     assert X_adv[:8].tobytes() == X_nan[:8].tobytes()
     assert not np.isnan(X_adv[5:]).any()
@@ -487,6 +520,7 @@ def test_forward_of_skorch_nets():
         batch_size=len(X),
         train_split=None,
         optimizer=torch.optim.Adam,
+        optimizer__weight_decay=0.1,
         verbose=0,
     ).fit(X.astype(np.float32), y.astype(np.float32))
     logits = differentiable_forward(binary_net, X64).detach()
@@ -494,7 +528,7 @@ def test_forward_of_skorch_nets():
     np.testing.assert_array_equal(
         logits.argmax(1).numpy(), binary_net.predict(X.astype(np.float32))
     )
-    X_adv = PGDAttack(blocks=N_BLOCKS, step_size=0.5).fit(X).attack(X, y, estimator=binary_net)
+    X_adv = PGDAttack(blocks=N_BLOCKS, step_size=STEP).fit(X).attack(X, y, estimator=binary_net)
     assert binary_net.score(X_adv.astype(np.float32), y) < 0.2
 
 
@@ -516,3 +550,35 @@ def test_forward_refuses_numpy_input(binary):
     X, _, clf = binary
     with pytest.raises(TypeError, match="floating torch.Tensor; got numpy.ndarray"):
         differentiable_forward(clf, X)
+
+
+class _InnerSolver(TransformerMixin, BaseEstimator):
+    """Identity whose forward pass runs autograd itself, as CoPur's purification does."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        self.n_forward_ = 0
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float)
+
+    def _torch_forward(self, X):
+        self.n_forward_ += 1
+        z = X.detach().clone().requires_grad_(True)
+        (solution,) = torch.autograd.grad((z * z).sum() / 2, z)  # argmin of a solve: X itself
+        return X + (solution - X).detach()  # its value, with a straight-through gradient
+
+
+def test_attack_runs_autograd_enabled_forward_passes_only(binary):
+    X, y, clf = binary
+    pipe = make_pipeline(_InnerSolver(), clone(clf)).fit(X, y)
+    attack = PGDAttack(
+        blocks=N_BLOCKS, step_size=STEP, max_iter=7, random_start=True, random_state=0
+    ).fit(X)
+    # The identity step changes nothing: the attack through it is the attack on clf alone.
+    np.testing.assert_array_equal(
+        attack.attack(X, y, estimator=pipe), attack.attack(X, y, estimator=pipe[-1])
+    )
+    # One forward pass per step and none besides (a purifier's pass is costly).
+    assert pipe[0].n_forward_ == 7

@@ -93,7 +93,9 @@ def pgd_perturbation(
         Attacked columns.
     free : torch.Tensor of shape (n, k), dtype bool
         Entries of ``X[:, columns]`` the attack may change (observed and finite); the others
-        keep a zero perturbation.
+        keep a zero perturbation. Rows whose logits at the first iterate (the clean point,
+        or the random start) are not all finite (a model that cannot read a NaN or inf of
+        the row) are not changed at all.
     labels : torch.Tensor of shape (n,), dtype long
         Class index per row: the labels to move away from (untargeted) or the target.
     targeted : bool
@@ -120,20 +122,32 @@ def pgd_perturbation(
     """
     base = X[:, columns]
     delta = torch.zeros_like(base)
+    if not bool(free.any()):
+        return delta.double()
     if random_start:
         start = _random_start(free, norm, epsilon, step_size, generator)
         delta = _project(start, norm, epsilon).to(base.dtype)
     sign = -1.0 if targeted else 1.0
+    evaluable = None
     for _ in range(max_iter):
         delta = delta.detach().requires_grad_(True)
         X_adv = X.index_copy(1, columns, base + delta)
         logits = forward(X_adv)
-        loss = F.cross_entropy(logits.to(base.dtype), labels, reduction="sum")
+        if evaluable is None:
+            # Rows the model cannot evaluate (non-finite logits at the first iterate) are
+            # left alone, whatever their other entries: their random start is undone, they
+            # are never stepped, and they stay out of the loss, so that their NaN never
+            # reaches the other rows' gradients. (No extra forward pass: the model may be a
+            # costly purifier that needs autograd itself.)
+            evaluable = torch.isfinite(logits.detach()).all(dim=1)
+            free = free & evaluable[:, None]
+        loss = F.cross_entropy(logits[evaluable].to(base.dtype), labels[evaluable], reduction="sum")
         (grad,) = torch.autograd.grad(loss, delta)
         with torch.no_grad():
-            # Entries outside ``free`` and NaN/inf gradients (rows the model cannot evaluate)
-            # are left alone.
+            # Entries outside ``free`` and NaN/inf gradients (a row the model stops being
+            # able to evaluate along the way) are left alone.
             grad = torch.where(free & torch.isfinite(grad), grad, 0.0)
+            delta = torch.where(free, delta, 0.0)
             delta = _project(
                 delta + sign * step_size * _ascent_direction(grad, norm), norm, epsilon
             )

@@ -12,6 +12,13 @@ For one row ``h`` with observed blocks ``Omega`` and an autoencoder ``D o E``:
 
 3. output ``D(E(l^))``.
 
+Optionally (``threshold``), stage 1 is followed by sequential trimming of the blocks judged
+corrupted (see :func:`purify_batch`): a debiasing step in the spirit of the relaxed lasso.
+The l2,1 fit ignores an outlying block only when the clean blocks can be fitted exactly;
+with an imperfect autoencoder every block, corrupted or not, pulls on the solution with a
+unit-norm gradient, so a corrupted block still drags it. Once a block is judged corrupted,
+re-fitting without it removes that drag.
+
 Everything here works on a batch of rows at once (torch tensors in, tensors out; no
 validation): block norms are one matmul with the column-to-block one-hot matrix, block norms
 are smoothed (``sqrt(s + eps^2) - eps``: no NaN gradient at a zero residual), and each row has
@@ -33,9 +40,9 @@ _ADAM_EPS = 1e-8
 # Step-size schedule: a row whose best objective improved by less than ``tol`` (relative)
 # over the last ``_WINDOW`` iterations has its step size multiplied by ``_DECAY``; it has
 # converged once its step size fell below ``_MIN_LR_RATIO`` times the initial one.
-_WINDOW = 10
+_WINDOW = 5
 _DECAY = 0.5
-_MIN_LR_RATIO = 1e-3
+_MIN_LR_RATIO = 1.0 / 64
 
 
 def smoothed_block_norms(residual, onehot, eps):
@@ -77,58 +84,62 @@ def _minimize_rows(objective, x0, *, lr, max_iter, tol):
     """
     n = x0.shape[0]
     device = x0.device
-    x = x0.detach().clone()
-    x_best = x.clone()
+    x_best = x0.detach().clone()
     with torch.no_grad():
-        f_best = objective(x, torch.arange(n, device=device)).detach()
-    f_check = f_best.clone()
+        f_best = objective(x_best, torch.arange(n, device=device)).detach()
+    n_iter = torch.zeros(n, dtype=torch.long, device=device)
+    # State of the active rows only: rows that converge are written back and dropped, so
+    # an iteration costs nothing for them and no per-iteration gather/scatter is needed.
+    rows = torch.arange(n, device=device)
+    x = x_best.clone()
     m = torch.zeros_like(x)
     v = torch.zeros_like(x)
-    step_size = torch.full((n,), float(lr), dtype=x.dtype, device=device)
-    steps = torch.zeros(n, dtype=torch.long, device=device)
-    n_iter = torch.zeros(n, dtype=torch.long, device=device)
-    active = torch.arange(n, device=device)
+    step = torch.full((n,), float(lr), dtype=x.dtype, device=device)
+    fb, xb = f_best.clone(), x_best.clone()
+    f_check = fb.clone()
     min_step = lr * _MIN_LR_RATIO
+    it = 0
     for it in range(1, max_iter + 1):
-        if active.numel() == 0:
+        if rows.numel() == 0:
             break
-        xa = x.index_select(0, active).requires_grad_(True)
-        fa = objective(xa, active)
-        (grad,) = torch.autograd.grad(fa.sum(), xa)
-        fa = fa.detach()
+        x.requires_grad_(True)
+        f = objective(x, rows)
+        (grad,) = torch.autograd.grad(f.sum(), x)
         with torch.no_grad():
-            # Record the point just evaluated if it is the row's best so far.
-            better = fa < f_best.index_select(0, active)
-            if better.any():
-                rows = active[better]
-                f_best[rows] = fa[better]
-                x_best[rows] = xa.detach()[better]
+            x = x.detach()
+            f = f.detach()
+            # Keep the point just evaluated if it is the row's best so far.
+            better = f < fb
+            fb = torch.where(better, f, fb)
+            xb = torch.where(better.unsqueeze(1), x, xb)
             grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
-            steps[active] += 1
-            t = steps.index_select(0, active).to(x.dtype).unsqueeze(1)
-            ma = _BETA1 * m.index_select(0, active) + (1 - _BETA1) * grad
-            va = _BETA2 * v.index_select(0, active) + (1 - _BETA2) * grad * grad
-            m[active] = ma
-            v[active] = va
-            m_hat = ma / (1 - _BETA1**t)
-            v_hat = va / (1 - _BETA2**t)
-            update = step_size.index_select(0, active).unsqueeze(1) * m_hat
-            x[active] = xa.detach() - update / (torch.sqrt(v_hat) + _ADAM_EPS)
-            n_iter[active] = it
+            m.mul_(_BETA1).add_(grad, alpha=1 - _BETA1)
+            v.mul_(_BETA2).addcmul_(grad, grad, value=1 - _BETA2)
+            # Every active row started at iteration 1: one bias correction for all.
+            scale = (step / (1 - _BETA1**it)).unsqueeze(1)
+            x = x - scale * m / (torch.sqrt(v / (1 - _BETA2**it)) + _ADAM_EPS)
             if it % _WINDOW == 0:
-                fb = f_best.index_select(0, active)
-                fc = f_check.index_select(0, active)
-                stalled = (fc - fb) <= tol * fb.abs().clamp_min(torch.finfo(x.dtype).tiny)
-                step_size[active[stalled]] *= _DECAY
-                f_check[active] = fb
-                done = step_size.index_select(0, active) < min_step
-                active = active[~done]
-    # Evaluate the last iterate too: it may be the best one.
-    with torch.no_grad():
-        f_last = objective(x, torch.arange(n, device=device)).detach()
-        better = f_last < f_best
-        f_best = torch.where(better, f_last, f_best)
-        x_best[better] = x[better]
+                stalled = (f_check - fb) <= tol * fb.abs().clamp_min(torch.finfo(x.dtype).tiny)
+                step = torch.where(stalled, step * _DECAY, step)
+                f_check = fb
+                done = step < min_step
+                if bool(done.any()):
+                    finished = rows[done]
+                    x_best[finished] = xb[done]
+                    f_best[finished] = fb[done]
+                    n_iter[finished] = it
+                    keep = ~done
+                    rows, x, m, v, step, fb, xb, f_check = (
+                        t[keep] for t in (rows, x, m, v, step, fb, xb, f_check)
+                    )
+    if rows.numel():
+        # Rows stopped by the cap: their last iterate may be their best one.
+        with torch.no_grad():
+            f_last = objective(x, rows).detach()
+            better = f_last < fb
+            x_best[rows] = torch.where(better.unsqueeze(1), x, xb)
+            f_best[rows] = torch.where(better, f_last, fb)
+            n_iter[rows] = it
     return x_best, f_best, n_iter
 
 
@@ -147,8 +158,10 @@ def purify_batch(
     max_iter,
     tol,
     eps,
+    threshold=None,
+    fill=None,
 ):
-    """Run both CoPur stages on a batch of rows.
+    """Run both CoPur stages on a batch of rows, with optional block trimming.
 
     Parameters
     ----------
@@ -173,6 +186,16 @@ def purify_batch(
         Optimiser settings of both stages (see :func:`_minimize_rows`).
     eps : float
         Smoothing of the block norms.
+    threshold : tensor of shape (M,) or None, default=None
+        Block residual above which a block is judged corrupted. When given, stage 1 is
+        followed by *sequential trimming*: while a row's worst kept block (largest residual
+        relative to ``threshold``) exceeds its threshold and fewer than half of the row's
+        observed blocks would be dropped, that block leaves the data term and stage 1 is
+        re-solved for the row, warm-started. Stage 2 then uses the kept blocks only. None
+        solves the paper's objective over every observed block.
+    fill : tensor of shape (d,) or None, default=None
+        Values standing in for a trimmed block (the training mean) when stage 1 restarts
+        from the code of the row with its trimmed blocks filled; needed with ``threshold``.
 
     Returns
     -------
@@ -181,24 +204,69 @@ def purify_batch(
     output : tensor of shape (n, d)
         ``D(E(l_hat))``.
     n_iter : tensor of shape (n, 2)
-        Iterations of each stage.
+        Iterations of each stage (stage 1 counts its re-solves).
+    kept : tensor of shape (n, M), float 0/1
+        Observed blocks left in the data term (``observed`` without trimming).
     """
+    n = h.shape[0]
+    device = h.device
+    kept = observed.clone()
+
     def data_fit(u, rows):
         residual = h.index_select(0, rows) - decode(u * z_scale)
         norms = smoothed_block_norms(residual, onehot, eps)
-        return (norms * observed.index_select(0, rows)).sum(dim=1)
+        return (norms * kept.index_select(0, rows)).sum(dim=1)
 
+    def best_start(candidates, rows):
+        """Per row, the candidate code with the smallest data fit on the kept blocks."""
+        with torch.no_grad():
+            fits = torch.stack([data_fit(u, rows) for u in candidates])
+            pick = fits.argmin(dim=0)
+            stacked = torch.stack(candidates)
+            return stacked[pick, torch.arange(rows.numel(), device=device)]
+
+    # Start stage 1 from whichever fits the observed blocks better: the code of the received
+    # row (right when it is clean) or the centre code ``z_center`` (right when corruption has
+    # thrown the row's own code far away).
+    rows = torch.arange(n, device=device)
     with torch.no_grad():
-        # Start stage 1 from whichever fits the observed blocks better: the code of the
-        # received row (right when it is clean) or the centre code ``z_center`` (right when
-        # corruption has thrown the row's own code far away).
-        rows = torch.arange(h.shape[0], device=h.device)
         u_own = encode(h) / z_scale
-        u_center = (z_center / z_scale).expand_as(u_own)
-        own_better = data_fit(u_own, rows) <= data_fit(u_center, rows)
-        u0 = torch.where(own_better.unsqueeze(1), u_own, u_center)
+    u0 = best_start([u_own, (z_center / z_scale).expand_as(u_own)], rows)
 
     u_star, _, iter1 = _minimize_rows(data_fit, u0, lr=lr, max_iter=max_iter, tol=tol)
+
+    if threshold is not None:
+        # A row may drop blocks while fewer than half of its observed blocks are dropped.
+        budget = torch.div(observed.sum(dim=1) - 1, 2, rounding_mode="floor")
+        n_dropped = torch.zeros(n, dtype=budget.dtype, device=device)
+        for _ in range(onehot.shape[1]):
+            with torch.no_grad():
+                residual = h - decode(u_star * z_scale)
+                ratio = torch.sqrt((residual * residual) @ onehot) / threshold
+                ratio = torch.where(kept > 0, ratio, torch.zeros_like(ratio))
+                worst_ratio, worst = ratio.max(dim=1)
+                trim = (worst_ratio > 1) & (n_dropped < budget)
+            if not bool(trim.any()):
+                break
+            sub = torch.nonzero(trim).squeeze(1)
+            kept[sub, worst[sub]] = 0
+            n_dropped[sub] += 1
+            # Restart from the better of the current code (dragged by the dropped block) and
+            # the code of the row with its dropped blocks filled.
+            with torch.no_grad():
+                dropped = (observed[sub] - kept[sub]) @ onehot.T > 0
+                u_fill = encode(torch.where(dropped, fill, h[sub])) / z_scale
+            start = best_start([u_star.index_select(0, sub), u_fill], sub)
+            u_sub, _, it = _minimize_rows(
+                lambda u, r, sub=sub: data_fit(u, sub.index_select(0, r)),
+                start,
+                lr=lr,
+                max_iter=max_iter,
+                tol=tol,
+            )
+            u_star[sub] = u_sub
+            iter1[sub] += it
+
     with torch.no_grad():
         w0 = decode(encode(decode(u_star * z_scale))) / x_scale
 
@@ -206,10 +274,10 @@ def purify_batch(
         feats = w * x_scale
         data = smoothed_block_norms(h.index_select(0, rows) - feats, onehot, eps)
         manifold = smoothed_block_norms(decode(encode(feats)) - feats, onehot, eps)
-        return (data * observed.index_select(0, rows)).sum(dim=1) + tau * manifold.sum(dim=1)
+        return (data * kept.index_select(0, rows)).sum(dim=1) + tau * manifold.sum(dim=1)
 
     w_hat, _, iter2 = _minimize_rows(purification, w0, lr=lr, max_iter=max_iter, tol=tol)
     with torch.no_grad():
         l_hat = w_hat * x_scale
         output = decode(encode(l_hat))
-    return l_hat, output, torch.stack([iter1, iter2], dim=1)
+    return l_hat, output, torch.stack([iter1, iter2], dim=1), kept

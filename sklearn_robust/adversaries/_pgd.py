@@ -126,8 +126,9 @@ class PGDAttack(BaseInferenceAdversary):
     Missing blocks stay as they are, including attacked blocks that are missing (a block
     holding any NaN in a row is missing for that row): an agent that sends nothing cannot
     be perturbed, and NaN stays NaN. Non-finite attacked entries (inf) are left as they
-    are. Rows for which the model's output or gradient is not finite (a model that cannot
-    read NaN) are returned unperturbed.
+    are. Rows for which the model's output on the clean row is not finite (a model that
+    cannot read their NaN or inf) are returned unperturbed, random start included, and an
+    entry whose gradient stops being finite along the way is not moved.
 
     The budget is exact: the returned data differ from the input by at most ``epsilon`` per
     row (in the chosen norm, over the attacked columns), up to the rounding of the input's

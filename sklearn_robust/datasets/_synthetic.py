@@ -50,6 +50,17 @@ def _simplex_directions(latent_dim, n_classes, rng):
     return basis @ vertices.T
 
 
+def _isometric_components(widths, latent_dim, rng):
+    """``(latent_dim, n_features)`` map whose restriction to each block is a scaled isometry."""
+    scale = np.sqrt(np.mean(widths) / latent_dim)
+    blocks = []
+    for width in widths:
+        q, r = np.linalg.qr(rng.standard_normal((width, latent_dim)))
+        q = q * np.sign(np.diag(r))  # a unique, uniformly distributed orthonormal basis
+        blocks.append(scale * q.T)
+    return np.concatenate(blocks, axis=1)
+
+
 def _linear_map(latent, components):
     return latent @ components
 
@@ -64,7 +75,7 @@ def _nonlinear_map(latent, hidden_weights, hidden_bias, components):
         "n_blocks": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "block_width": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
-        "manifold": [StrOptions({"linear", "nonlinear"})],
+        "manifold": [StrOptions({"linear", "isometric", "nonlinear"})],
         "noise": [Interval(numbers.Real, 0, None, closed="left")],
         "n_classes": [Interval(numbers.Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
@@ -98,6 +109,18 @@ def make_block_manifold(
       ``latent_dim``, and any set of columns at least ``latent_dim`` wide has full row rank
       (almost surely): a block can be reconstructed from the other blocks whenever their
       total width is at least ``latent_dim`` -- the redundancy CoPur's guarantees assume.
+    * ``manifold="isometric"``: a linear subspace as above, but each block's map is a
+      scaled isometry: ``components[:, block] = s * Q_b.T`` with ``Q_b`` a random
+      ``(width_b, latent_dim)`` matrix with orthonormal columns and one common scale ``s``
+      (features of unit variance on average). Every block of every clean row then has the
+      same norm ``s * ||z||``: each agent carries an equal share of the signal. This is the
+      redundancy under which CoPur's block-sparse purification provably recovers the clean
+      row whenever fewer than half of the observed blocks are corrupted, by any amount
+      (the l2,1 objective prefers the clean row because, for any direction ``v`` in the
+      subspace, the corrupted blocks' share of ``||v||`` is below the clean blocks'). With
+      the Gaussian ``"linear"`` map, block norms differ from row to row and a row whose
+      corrupted blocks outweigh its clean ones may not be recoverable. Needs every block at
+      least ``latent_dim`` wide.
     * ``manifold="nonlinear"``: ``X_clean = tanh(Z @ hidden_weights + hidden_bias) @
       components``, a fixed random two-layer network with ``n_features`` hidden units
       (pre-activations of standard deviation about 2, so the map is far from linear). The data
@@ -122,7 +145,7 @@ def make_block_manifold(
         Width of every block (int), or the width of each block (list; unequal widths work).
     latent_dim : int, default=4
         Dimension of the manifold; at most ``n_features``.
-    manifold : {"linear", "nonlinear"}, default="linear"
+    manifold : {"linear", "isometric", "nonlinear"}, default="linear"
         Shape of the manifold, see above.
     noise : float, default=0.0
         Standard deviation of the isotropic Gaussian noise added to ``data`` (``data_clean``
@@ -156,7 +179,8 @@ def make_block_manifold(
         agent_names, feature_names : list of str
             ``"agent_<b>"`` and ``"agent_<b>_<j>"``.
         components : ndarray of shape (latent_dim, n_features) or (n_features, n_features)
-            The linear map (linear case) or the output layer (non-linear case).
+            The linear map (linear and isometric cases) or the output layer (non-linear
+            case).
         hidden_weights : ndarray of shape (latent_dim, n_features)
             Non-linear case only: the hidden layer's weights.
         hidden_bias : ndarray of shape (n_features,)
@@ -209,6 +233,12 @@ def make_block_manifold(
             f"(blocks {widths}): the data would fill the space instead of lying on a manifold. "
             "Lower latent_dim or widen the blocks."
         )
+    if manifold == "isometric" and min(widths) < latent_dim:
+        raise ValueError(
+            f"manifold='isometric' maps the latent code isometrically into every block, so "
+            f"every block must be at least latent_dim={latent_dim} wide; got block widths "
+            f"{widths}. Widen the blocks, lower latent_dim, or use manifold='linear'."
+        )
     if n_classes > latent_dim + 1:
         raise ValueError(
             f"n_classes={n_classes} needs a latent space of dimension at least "
@@ -220,6 +250,8 @@ def make_block_manifold(
     params = {}
     if manifold == "linear":
         params["components"] = rng.standard_normal((latent_dim, n_features)) / np.sqrt(latent_dim)
+    elif manifold == "isometric":
+        params["components"] = _isometric_components(widths, latent_dim, rng)
     else:
         params["hidden_weights"] = rng.standard_normal((latent_dim, n_features)) * (
             2.0 / np.sqrt(latent_dim)
@@ -229,7 +261,7 @@ def make_block_manifold(
     class_directions = _simplex_directions(latent_dim, n_classes, rng)
 
     latent = rng.standard_normal((n_samples, latent_dim))
-    if manifold == "linear":
+    if manifold in ("linear", "isometric"):
         data_clean = _linear_map(latent, params["components"])
     else:
         data_clean = _nonlinear_map(
