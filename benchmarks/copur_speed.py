@@ -76,7 +76,8 @@ def main():
     if device.startswith("cuda"):
         device += f" ({torch.cuda.get_device_name()})"
     else:
-        device += f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        cpu = platform.processor() or platform.machine()
+        device += f" ({cpu}, {torch.get_num_threads()} threads)"
     lines = [
         f"## {time.strftime('%Y-%m-%d')} -- device {device}, torch {torch.__version__}",
         "",

@@ -10,12 +10,12 @@ import inspect
 import pytest
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.estimator_checks import (
+    _get_check_estimator_ids,
     check_param_validation,
     check_set_output_transform,
     check_transformer_get_feature_names_out,
     estimator_checks_generator,
 )
-from sklearn.utils.estimator_checks import _get_check_estimator_ids
 
 from sklearn_robust import adversaries, estimators
 from sklearn_robust.base import is_adversary, is_robust_mean
