@@ -35,18 +35,21 @@ EMBEDDING_DIM = 8
 
 
 def attacks(seed):
-    """The attacks of the table: a quarter of the agents (one of four) is hit."""
-    return {
-        "none": None,
-        "flip x10 (agent 3)": FeatureFlip(blocks=N_AGENTS, agents=[3], amplification=10),
-        "missing (agent 0)": MissingBlocks(blocks=N_AGENTS, agents=[0]),
-        "missing (agent 0) + flip x10 (agent 3)": CombinedAttack(
-            [
-                ("missing", MissingBlocks(blocks=N_AGENTS, agents=[0])),
-                ("flip", FeatureFlip(blocks=N_AGENTS, agents=[3], amplification=10)),
-            ]
-        ),
-    }
+    """The attacks of the table: a quarter of the agents (one of four) is hit, each in turn."""
+    table = {"none": None}
+    for agent in range(N_AGENTS):
+        table[f"flip x10 (agent {agent})"] = FeatureFlip(
+            blocks=N_AGENTS, agents=[agent], amplification=10
+        )
+    for agent in range(N_AGENTS):
+        table[f"missing (agent {agent})"] = MissingBlocks(blocks=N_AGENTS, agents=[agent])
+    table["missing (agent 0) + flip x10 (agent 3)"] = CombinedAttack(
+        [
+            ("missing", MissingBlocks(blocks=N_AGENTS, agents=[0])),
+            ("flip", FeatureFlip(blocks=N_AGENTS, agents=[3], amplification=10)),
+        ]
+    )
+    return table
 
 
 def defenses(seed):
@@ -106,17 +109,17 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     frame.to_csv(RESULTS / "copur_digits.csv", index=False)
     table = frame.pivot_table(
-        index="defense", columns="attack", values="accuracy", aggfunc=["mean", "std"]
+        index="defense", columns="attack", values="accuracy", aggfunc=["mean", "std"],
+        dropna=False,
     )
     order = list(attacks(0))
     mean = table["mean"][order].round(1).astype(str)
     std = table["std"][order].round(1).astype(str)
-    summary = mean + " ± " + std
-    summary = summary.loc[["unsecured", "manifold projection", "CoPur"]]
+    summary = (mean + " ± " + std).loc[["unsecured", "manifold projection", "CoPur"]].T
     text = (
         f"# CoPur on the digits agents\n\nAccuracy (%) on the test split, mean ± std over "
         f"seeds {args.seeds}; {N_AGENTS} agents, embeddings of width {EMBEDDING_DIM}.\n"
-        "Command: `python benchmarks/copur_digits.py`\n\n" + summary.to_markdown() + "\n"
+        "Command: `python benchmarks/copur_digits.py`\n\n```\n" + summary.to_string() + "\n```\n"
     )
     (RESULTS / "copur_digits.md").write_text(text)
     print(text)

@@ -37,6 +37,7 @@ def main():
     parser.add_argument("--n-single", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="markdown file to append to")
     args = parser.parse_args()
 
     data = make_block_manifold(
@@ -97,12 +98,12 @@ def main():
     text = "\n".join(lines)
     print(text)
     if not args.no_record:
-        RESULTS.parent.mkdir(exist_ok=True)
-        header = "" if RESULTS.exists() else (
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        header = "" if args.results.exists() else (
             "# CoPur purification speed (NUS-WIDE shape)\n\n"
             "Command: `python benchmarks/copur_speed.py [--device cuda]`\n\n"
         )
-        with RESULTS.open("a") as handle:
+        with args.results.open("a") as handle:
             handle.write(header + text + "\n")
 
 

@@ -31,6 +31,8 @@ the feature vector by the per-column scale of the training data, so ``lr`` is a 
 typical value whatever the units of the embeddings.
 """
 
+import math
+
 import torch
 
 # Adam constants (Kingma & Ba defaults).
@@ -38,11 +40,12 @@ _BETA1 = 0.9
 _BETA2 = 0.999
 _ADAM_EPS = 1e-8
 # Step-size schedule: a row whose best objective improved by less than ``tol`` (relative)
-# over the last ``_WINDOW`` iterations has its step size multiplied by ``_DECAY``; it has
-# converged once its step size fell below ``_MIN_LR_RATIO`` times the initial one.
+# over the last ``_WINDOW`` iterations restarts from its best point, without momentum, with
+# its step size multiplied by ``_DECAY``; it has converged once its step size fell below
+# ``sqrt(tol) / 2`` times the initial one (Adam moves each coordinate by about the step
+# size, so ``tol`` also sets the final precision).
 _WINDOW = 5
 _DECAY = 0.5
-_MIN_LR_RATIO = 1.0 / 64
 
 
 def smoothed_block_norms(residual, onehot, eps):
@@ -97,7 +100,7 @@ def _minimize_rows(objective, x0, *, lr, max_iter, tol):
     step = torch.full((n,), float(lr), dtype=x.dtype, device=device)
     fb, xb = f_best.clone(), x_best.clone()
     f_check = fb.clone()
-    min_step = lr * _MIN_LR_RATIO
+    min_step = lr * min(math.sqrt(tol) / 2, 0.5)
     it = 0
     for it in range(1, max_iter + 1):
         if rows.numel() == 0:
@@ -121,6 +124,11 @@ def _minimize_rows(objective, x0, *, lr, max_iter, tol):
             if it % _WINDOW == 0:
                 stalled = (f_check - fb) <= tol * fb.abs().clamp_min(torch.finfo(x.dtype).tiny)
                 step = torch.where(stalled, step * _DECAY, step)
+                # A stalled row restarts from its best point without momentum: Adam's
+                # momentum otherwise carries it on, away from the best point, at any step.
+                restart = stalled.unsqueeze(1)
+                x = torch.where(restart, xb, x)
+                m = torch.where(restart, torch.zeros_like(m), m)
                 f_check = fb
                 done = step < min_step
                 if bool(done.any()):
@@ -212,15 +220,18 @@ def purify_batch(
     device = h.device
     kept = observed.clone()
 
-    def data_fit(u, rows):
+    def fit_on(u, rows, mask):
+        """Sum of the smoothed residual norms of the blocks in ``mask`` (rows' own masks)."""
         residual = h.index_select(0, rows) - decode(u * z_scale)
-        norms = smoothed_block_norms(residual, onehot, eps)
-        return (norms * kept.index_select(0, rows)).sum(dim=1)
+        return (smoothed_block_norms(residual, onehot, eps) * mask).sum(dim=1)
 
-    def best_start(candidates, rows):
-        """Per row, the candidate code with the smallest data fit on the kept blocks."""
+    def data_fit(u, rows):
+        return fit_on(u, rows, kept.index_select(0, rows))
+
+    def best_start(candidates, rows, mask):
+        """Per row, the candidate code with the smallest data fit on the blocks in ``mask``."""
         with torch.no_grad():
-            fits = torch.stack([data_fit(u, rows) for u in candidates])
+            fits = torch.stack([fit_on(u, rows, mask) for u in candidates])
             pick = fits.argmin(dim=0)
             stacked = torch.stack(candidates)
             return stacked[pick, torch.arange(rows.numel(), device=device)]
@@ -231,41 +242,15 @@ def purify_batch(
     rows = torch.arange(n, device=device)
     with torch.no_grad():
         u_own = encode(h) / z_scale
-    u0 = best_start([u_own, (z_center / z_scale).expand_as(u_own)], rows)
+    u0 = best_start([u_own, (z_center / z_scale).expand_as(u_own)], rows, kept)
 
     u_star, _, iter1 = _minimize_rows(data_fit, u0, lr=lr, max_iter=max_iter, tol=tol)
 
     if threshold is not None:
-        # A row may drop blocks while fewer than half of its observed blocks are dropped.
-        budget = torch.div(observed.sum(dim=1) - 1, 2, rounding_mode="floor")
-        n_dropped = torch.zeros(n, dtype=budget.dtype, device=device)
-        for _ in range(onehot.shape[1]):
-            with torch.no_grad():
-                residual = h - decode(u_star * z_scale)
-                ratio = torch.sqrt((residual * residual) @ onehot) / threshold
-                ratio = torch.where(kept > 0, ratio, torch.zeros_like(ratio))
-                worst_ratio, worst = ratio.max(dim=1)
-                trim = (worst_ratio > 1) & (n_dropped < budget)
-            if not bool(trim.any()):
-                break
-            sub = torch.nonzero(trim).squeeze(1)
-            kept[sub, worst[sub]] = 0
-            n_dropped[sub] += 1
-            # Restart from the better of the current code (dragged by the dropped block) and
-            # the code of the row with its dropped blocks filled.
-            with torch.no_grad():
-                dropped = (observed[sub] - kept[sub]) @ onehot.T > 0
-                u_fill = encode(torch.where(dropped, fill, h[sub])) / z_scale
-            start = best_start([u_star.index_select(0, sub), u_fill], sub)
-            u_sub, _, it = _minimize_rows(
-                lambda u, r, sub=sub: data_fit(u, sub.index_select(0, r)),
-                start,
-                lr=lr,
-                max_iter=max_iter,
-                tol=tol,
-            )
-            u_star[sub] = u_sub
-            iter1[sub] += it
+        u_star, iter1 = _trim_blocks(
+            h, observed, kept, onehot, encode, decode, fit_on, best_start, u_star, iter1,
+            z_scale=z_scale, threshold=threshold, fill=fill, lr=lr, max_iter=max_iter, tol=tol,
+        )
 
     with torch.no_grad():
         w0 = decode(encode(decode(u_star * z_scale))) / x_scale
@@ -281,3 +266,76 @@ def purify_batch(
         l_hat = w_hat * x_scale
         output = decode(encode(l_hat))
     return l_hat, output, torch.stack([iter1, iter2], dim=1), kept
+
+
+# Blocks tried per trimming round: the two worst. The worst block alone is not always the
+# corrupted one: the l2,1 fit is dragged towards a corrupted block, which can push a clean
+# block's residual above the corrupted block's (relative to their thresholds).
+_TRIM_CANDIDATES = 4
+
+
+def _trim_blocks(
+    h, observed, kept, onehot, encode, decode, fit_on, best_start, u_star, iter1, *,
+    z_scale, threshold, fill, lr, max_iter, tol,
+):
+    """Sequential trimming after stage 1 (see :func:`purify_batch`); updates ``kept``.
+
+    Each round, every row whose worst kept block is above its threshold (and that may still
+    drop a block: fewer than half of its observed blocks dropped) re-solves stage 1 without
+    each of its (up to) two worst blocks above threshold, and keeps the re-solve whose kept
+    blocks fit best relative to their thresholds. Returns the new codes and iteration
+    counts.
+    """
+    n, n_blocks = kept.shape
+    device = h.device
+    budget = torch.div(observed.sum(dim=1) - 1, 2, rounding_mode="floor")
+    n_dropped = torch.zeros(n, dtype=budget.dtype, device=device)
+
+    def ratios(u, rows, mask):
+        with torch.no_grad():
+            residual = h.index_select(0, rows) - decode(u * z_scale)
+            ratio = torch.sqrt((residual * residual) @ onehot) / threshold
+            return torch.where(mask > 0, ratio, torch.zeros_like(ratio))
+
+    all_rows = torch.arange(n, device=device)
+    for _ in range(n_blocks):
+        ratio = ratios(u_star, all_rows, kept)
+        top, order = ratio.topk(min(_TRIM_CANDIDATES, n_blocks), dim=1)
+        trim = (top[:, 0] > 1) & (n_dropped < budget)
+        if not bool(trim.any()):
+            break
+        sub = torch.nonzero(trim).squeeze(1)
+        local = torch.arange(sub.numel(), device=device)
+        best_score = torch.full((sub.numel(),), float("inf"), dtype=h.dtype, device=device)
+        best_u = u_star.index_select(0, sub).clone()
+        best_block = order[sub, 0].clone()
+        for j in range(top.shape[1]):
+            candidate = order[sub, j]
+            valid = top[sub, j] > 1
+            if not bool(valid.any()):
+                break
+            mask = kept.index_select(0, sub).clone()
+            mask[local, candidate] = 0
+            # Restart from the better of the current code (dragged by the dropped block)
+            # and the code of the row with its dropped blocks filled.
+            with torch.no_grad():
+                dropped = (observed.index_select(0, sub) - mask) @ onehot.T > 0
+                u_fill = encode(torch.where(dropped, fill, h.index_select(0, sub))) / z_scale
+            start = best_start([u_star.index_select(0, sub), u_fill], sub, mask)
+            u_c, _, it = _minimize_rows(
+                lambda u, r, sub=sub, mask=mask: fit_on(u, sub.index_select(0, r), mask[r]),
+                start,
+                lr=lr,
+                max_iter=max_iter,
+                tol=tol,
+            )
+            iter1[sub] += torch.where(valid, it, torch.zeros_like(it))
+            score = ratios(u_c, sub, mask).sum(dim=1)
+            take = valid & (score < best_score)
+            best_score = torch.where(take, score, best_score)
+            best_u = torch.where(take.unsqueeze(1), u_c, best_u)
+            best_block = torch.where(take, candidate, best_block)
+        kept[sub, best_block] = 0
+        n_dropped[sub] += 1
+        u_star[sub] = best_u
+    return u_star, iter1

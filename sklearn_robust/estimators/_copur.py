@@ -60,7 +60,8 @@ class CoPurTransformer(_BaseAutoencoderDefense):
 
     tol : float, default=1e-3
         Relative decrease of a row's objective over 5 iterations below which its step size
-        is halved; a row has converged once its step size fell 64-fold. Converged rows
+        is halved; a row has converged once its step size fell below ``sqrt(tol) / 2`` times
+        ``lr`` (so ``tol`` also sets the final precision). Converged rows
         stop costing anything. The defaults recover rows on an exactly reproduced subspace
         to a relative error below 1e-2; ``max_iter=500, tol=1e-6`` goes further, at five
         times the cost.
