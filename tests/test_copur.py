@@ -422,3 +422,24 @@ def test_whole_pipeline_and_white_box_attack_on_cuda():
                                 at="copur")
     score = scorer(model, ds.data, ds.target)
     assert 0.0 <= score <= 1.0
+
+
+def test_white_box_attacks_through_and_around_the_purifier(digits_embeddings):
+    from sklearn_robust.adversaries import PGDAttack
+
+    H_train, H_test, y_train, y_test = digits_embeddings
+    H, y = H_test[:200], y_test[:200]
+    unsecured = _fusion("passthrough").fit(H_train, y_train)
+    copur = _fusion(CoPurTransformer(blocks=4, random_state=0)).fit(H_train, y_train)
+
+    def attack(through):
+        # The paper's unprojected attack on the last agent.
+        return PGDAttack(blocks=4, agents=[3], step_size=3.0, max_iter=20, through=through)
+
+    plain = make_robust_scorer(attack("all"), at="defense")(unsecured, H, y)
+    # Non-adaptive (crafted on the classifier) and adaptive (through the purifier, BPDA).
+    crafted = make_robust_scorer(attack("final"), at="defense")(copur, H, y)
+    adaptive = make_robust_scorer(attack("all"), at="defense")(copur, H, y)
+    assert plain < 0.6
+    assert crafted >= plain + 0.2
+    assert adaptive >= plain + 0.2
