@@ -55,22 +55,23 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         Weight of the manifold term of stage 2. Above 1 the solution stays near the
         autoencoder's range; larger values make stage 2 a refinement of stage 1.
 
+    trim_blocks : bool, default=True
+        Sequential trimming between the stages: while some observed block of a row has a
+        stage-1 residual above ``residual_threshold_`` and fewer than half of the row's
+        observed blocks have been dropped, stage 1 is re-solved without each such block in
+        turn and the drop whose remaining blocks fit best (relative to their thresholds)
+        is kept. False solves the paper's objective as it stands.
+
     max_iter : int, default=100
         Iteration cap of each stage (and of each re-solve after trimming a block), per row.
 
     tol : float, default=1e-3
         Relative decrease of a row's objective over 5 iterations below which its step size
         is halved; a row has converged once its step size fell below ``sqrt(tol) / 2`` times
-        ``lr`` (so ``tol`` also sets the final precision). Converged rows
-        stop costing anything. The defaults recover rows on an exactly reproduced subspace
+        ``lr`` (so ``tol`` also sets the final precision). Converged rows stop costing
+        anything. The defaults recover rows on an exactly reproduced subspace
         to a relative error below 1e-2; ``max_iter=500, tol=1e-6`` goes further, at five
         times the cost.
-
-    trim_blocks : bool, default=True
-        Sequential trimming between the stages: while a row's worst observed block has a
-        stage-1 residual above ``residual_threshold_`` (relative to it, largest first) and
-        fewer than half of the row's observed blocks have been dropped, drop it from the
-        data term and re-solve stage 1. False solves the paper's objective as it stands.
 
     lr : float, default=0.1
         Initial Adam step, as a fraction of a typical value of each coordinate (the latent
@@ -149,9 +150,10 @@ class CoPurTransformer(_BaseAutoencoderDefense):
     a corrupted block still drags the fit (on the digits agents, a flipped agent leaves the
     l2,1 solution far from the clean one although its residual singles it out every time).
     ``trim_blocks`` removes that drag, like the refit of the relaxed lasso: blocks whose
-    residual exceeds ``residual_threshold_`` are dropped one at a time, worst first,
-    re-fitting after each, and never half or more of a row's observed blocks (the
-    guarantee's limit). A dropped block is then treated exactly as a missing one. On data
+    residual exceeds ``residual_threshold_`` are dropped one at a time (each candidate is
+    tried and the best refit kept: the worst residual is not always the corrupted block,
+    since the drag can push a clean block's residual up), and never half or more of a
+    row's observed blocks (the guarantee's limit). A dropped block is then treated exactly as a missing one. On data
     the autoencoder reproduces exactly, trimming changes nothing the guarantee covers.
 
     *Solver.* Both stages run batched over rows with smoothed block norms
