@@ -443,3 +443,33 @@ def test_white_box_attacks_through_and_around_the_purifier(digits_embeddings):
     assert plain < 0.6
     assert crafted >= plain + 0.2
     assert adaptive >= plain + 0.2
+
+
+def test_raw_agents_to_prediction_in_one_pipeline():
+    # Raw agent data -> embeddings -> attack -> purification -> fusion classifier, fitted
+    # clean (the attack step passes training data through) and scored under attack.
+    from sklearn_robust.adversaries import CombinedAttack
+
+    digits = load_digits_agents(n_agents=4)
+    X_train, X_test, y_train, y_test = train_test_split(
+        digits.data / 16.0, digits.target, test_size=0.3, random_state=1, stratify=digits.target
+    )
+    attack = CombinedAttack(
+        [
+            ("missing", MissingBlocks(blocks=4, agents=[0])),
+            ("flip", FeatureFlip(blocks=4, agents=[3], amplification=10)),
+        ]
+    )
+    pipe = Pipeline(
+        [
+            ("embed", BlockEmbedder(blocks=digits.blocks, embedding_dim=8, lr=1e-2,
+                                    max_epochs=40, random_state=0)),
+            ("attack", attack),
+            ("copur", CoPurTransformer(blocks=4, random_state=0)),
+            ("clf", MLPFusionClassifier(lr=1e-2, max_epochs=40, random_state=0)),
+        ]
+    ).fit(X_train, y_train)
+    attacked = pipe.score(X_test, y_test)
+    clean = pipe.set_params(attack="passthrough").score(X_test, y_test)
+    assert clean > 0.85
+    assert attacked > 0.5  # unsecured and manifold projection: below 0.1 on this attack
