@@ -44,6 +44,11 @@ _PURIFY_NOT_PROJECT = (
     "solves the purification objective, which on a barely trained autoencoder lands "
     "elsewhere; tests/test_copur.py checks that both agree on a well-trained one"
 )
+_ONE_FEATURE_OF_TWO = (
+    "the default n_keep=0.5 keeps one of the two features of the check's 2-D blobs, and no "
+    "classifier on a single feature of that data reaches the required accuracy 0.83 "
+    "(logistic regression: 0.75 and 0.78)"
+)
 EXPECTED_FAILED_CHECKS = {
     "BlockNoise": {
         **_INFERENCE_ATTACK_XFAILS,
@@ -85,6 +90,14 @@ EXPECTED_FAILED_CHECKS = {
         _WHITE_BOX_TRANSFORM,
     ),
     "MissingBlocks": _INFERENCE_ATTACK_XFAILS,
+    "RandomizedAblationClassifier": dict.fromkeys(
+        [
+            "check_classifiers_train",
+            "check_classifiers_train(readonly_memmap=True)",
+            "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
+        ],
+        _ONE_FEATURE_OF_TWO,
+    ),
 }
 
 _TINY_AUTOENCODER = AutoencoderNet(max_epochs=5, batch_size=32)
@@ -96,6 +109,8 @@ CHECK_PARAMS = {
     "CoPurTransformer": {"autoencoder": _TINY_AUTOENCODER, "max_iter": 30},
     "ManifoldProjection": {"autoencoder": _TINY_AUTOENCODER},
     "MLPFusionClassifier": {"hidden_layer_sizes": (16,), "max_epochs": 20, "batch_size": 32},
+    "RandomizedAblationClassifier": {"n_samples": 20},
+    "RandomizedSmoothingClassifier": {"n_samples": 20, "n_samples_certify": 50},
 }
 
 

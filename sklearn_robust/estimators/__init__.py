@@ -11,6 +11,8 @@ from sklearn_robust.estimators._krum import Krum, MultiKrum
 from sklearn_robust.estimators._manifold_projection import ManifoldProjection
 from sklearn_robust.estimators._no_regret import NoRegretMean
 from sklearn_robust.estimators._rand_eigen import RandEigenMean, rand_eigen_mean
+from sklearn_robust.estimators._randomized_ablation import RandomizedAblationClassifier
+from sklearn_robust.estimators._randomized_smoothing import RandomizedSmoothingClassifier
 from sklearn_robust.estimators._sample_mean import SampleMean
 from sklearn_robust.estimators._trimmed_mean import TrimmedMean
 
@@ -27,6 +29,8 @@ __all__ = [
     "MultiKrum",
     "NoRegretMean",
     "RandEigenMean",
+    "RandomizedAblationClassifier",
+    "RandomizedSmoothingClassifier",
     "SampleMean",
     "TrimmedMean",
     "rand_eigen_mean",

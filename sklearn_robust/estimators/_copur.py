@@ -153,8 +153,9 @@ class CoPurTransformer(_BaseAutoencoderDefense):
     residual exceeds ``residual_threshold_`` are dropped one at a time (each candidate is
     tried and the best refit kept: the worst residual is not always the corrupted block,
     since the drag can push a clean block's residual up), and never half or more of a
-    row's observed blocks (the guarantee's limit). A dropped block is then treated exactly as a missing one. On data
-    the autoencoder reproduces exactly, trimming changes nothing the guarantee covers.
+    row's observed blocks (the guarantee's limit). A dropped block is then treated exactly
+    as a missing one. On data the autoencoder reproduces exactly, trimming changes nothing
+    the guarantee covers.
 
     *Solver.* Both stages run batched over rows with smoothed block norms
     ``sqrt(||r||^2 + eps^2) - eps`` (no NaN gradient at zero), per-row Adam, per-row step
