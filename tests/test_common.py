@@ -18,7 +18,9 @@ from sklearn.utils.estimator_checks import (
 )
 
 from sklearn_robust import adversaries, estimators
+from sklearn_robust.adversaries import PGDAttack
 from sklearn_robust.base import is_adversary, is_robust_mean
+from sklearn_robust.estimators import MLPFusionClassifier
 from sklearn_robust.nets import AutoencoderNet
 
 # {class name: {check name: reason}}. Keep every entry justified; an entry that starts passing
@@ -105,6 +107,11 @@ _TINY_AUTOENCODER = AutoencoderNet(max_epochs=5, batch_size=32)
 # {class name: constructor parameters} used for the checks: small networks and few epochs so
 # the suite stays fast. Only sizes go here, never settings that hide a failure.
 CHECK_PARAMS = {
+    "AdversarialTrainingClassifier": {
+        "estimator": MLPFusionClassifier(hidden_layer_sizes=(16,), max_epochs=20, batch_size=32),
+        "attack": PGDAttack(max_iter=5),
+        "n_rounds": 1,
+    },
     "BlockEmbedder": {"embedding_dim": 4, "max_epochs": 20, "batch_size": 32},
     "CoPurTransformer": {"autoencoder": _TINY_AUTOENCODER, "max_iter": 30},
     "ManifoldProjection": {"autoencoder": _TINY_AUTOENCODER},

@@ -1,5 +1,6 @@
 """Everything a defender fits: robust means, purifiers and robust classifiers."""
 
+from sklearn_robust.estimators._adversarial_training import AdversarialTrainingClassifier
 from sklearn_robust.estimators._block_embedder import BlockEmbedder
 from sklearn_robust.estimators._centered_clipping import CenteredClipping
 from sklearn_robust.estimators._coordinate_median import CoordinateMedian
@@ -17,6 +18,7 @@ from sklearn_robust.estimators._sample_mean import SampleMean
 from sklearn_robust.estimators._trimmed_mean import TrimmedMean
 
 __all__ = [
+    "AdversarialTrainingClassifier",
     "BlockEmbedder",
     "CenteredClipping",
     "CoPurTransformer",

@@ -233,7 +233,10 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
             return int(self.n_keep)
         return max(1, min(n_blocks, math.ceil(round(self.n_keep * n_blocks, 9))))
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(
+        # a meta-estimator: its nested estimator's parameters are validated too
+        prefer_skip_nested_validation=False
+    )
     def fit(self, X, y):
         """Fit a clone of the base classifier on randomly ablated copies of ``X``.
 

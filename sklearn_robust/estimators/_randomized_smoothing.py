@@ -261,7 +261,10 @@ class RandomizedSmoothingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return np.random.default_rng(seed)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(
+        # a meta-estimator: its nested estimator's parameters are validated too
+        prefer_skip_nested_validation=False
+    )
     def fit(self, X, y):
         """Fit a clone of the base classifier on noise-augmented ``X``.
 
