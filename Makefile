@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/python -m sklearn_robust bias
+	$(BIN)/python -m sklearn_robust copur --output results
 
 test: setup
 	$(BIN)/python -m ruff check sklearn_robust tests benchmarks
@@ -28,6 +28,9 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/robust_mean_bias.py
 	$(BIN)/python benchmarks/robust_mean_speed.py
+	$(BIN)/python benchmarks/copur_recovery.py
+	$(BIN)/python benchmarks/copur_digits.py
+	$(BIN)/python benchmarks/copur_speed.py
 
 clean:
 	rm -rf $(VENV) results *.egg-info

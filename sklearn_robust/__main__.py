@@ -2,8 +2,10 @@
 
 Commands
 --------
-bias     Robust-mean comparison under poisoning (the main job until the CoPur experiment
-         lands): median normalized bias of every robust mean under every attack.
+bias     Robust-mean comparison under poisoning (the default command for now): median
+         normalized bias of every robust mean under every attack.
+copur    The CoPur paper's experiments: accuracy of CoPur and the baselines under the
+         paper's attacks, as a table, a CSV and a PNG plot.
 """
 
 import argparse
@@ -11,6 +13,20 @@ import csv
 import pathlib
 import sys
 import time
+
+# Kept here so that building the parser imports no torch; tests check them against
+# sklearn_robust.experiments.COPUR_EXPERIMENTS and default_copur_defenses.
+COPUR_EXPERIMENTS = ("table1", "table2", "figure2a", "figure2b", "figure3", "adaptive")
+COPUR_DEFENSES = (
+    "unsecured",
+    "manifold projection",
+    "CoPur",
+    "randomized smoothing",
+    "randomized smoothing (block)",
+    "randomized ablation",
+    "adversarial training",
+    "adversarial training (block)",
+)
 
 
 def _positive_int(text):
@@ -78,6 +94,54 @@ def build_parser():
         help="folder for robust_mean_bias.csv (created if missing)",
     )
     bias.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    defense_names = list(COPUR_DEFENSES)
+    copur = sub.add_parser(
+        "copur",
+        help="CoPur against the baselines under the CoPur paper's attacks",
+        description=(
+            "Train every defense on clean agents' embeddings and print its accuracy (%, "
+            "mean ± std over seeds) under the CoPur paper's attacks on the last agent: "
+            "table1 (targeted PGD), table2 (first agent missing + PGD), figure2a (flip "
+            "amplification sweep), figure2b (first agent missing + flip sweep), figure3 "
+            "(flip x10 on growing sets of agents), adaptive (PGD through the purifier). "
+            "Writes DIR/copur_<experiment>.csv and a PNG plot per experiment."
+        ),
+    )
+    copur.add_argument(
+        "--experiment",
+        choices=[*COPUR_EXPERIMENTS, "all"],
+        default="all",
+        help="which experiment to run (default: all)",
+    )
+    copur.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED",
+        help="seeds (default: 0 1 2)",
+    )
+    copur.add_argument(
+        "--defenses", nargs="+", choices=defense_names, default=None, metavar="NAME",
+        help="defenses to compare (default: all); quote names with spaces: "
+        + ", ".join(repr(n) for n in defense_names),
+    )
+    copur.add_argument(
+        "--data", nargs="+", default=["digits"], metavar="DATA",
+        help="'digits' (built-in, default), 'extrasensory PATH' (one user's "
+        "<UUID>.features_labels.csv[.gz]) or 'nus-wide PATH' (folder of the official files)",
+    )
+    copur.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device")
+    copur.add_argument(
+        "--max-epochs", type=_positive_int, default=None,
+        help="epochs of every net (default: the library defaults; small for a quick look)",
+    )
+    copur.add_argument(
+        "--pgd-max-iter", type=_positive_int, default=30, help="PGD iterations (default 30)"
+    )
+    copur.add_argument("--n-jobs", type=int, default=None, help="joblib workers")
+    copur.add_argument(
+        "--output", type=pathlib.Path, default=pathlib.Path("results"),
+        help="folder for copur_<experiment>.csv and .png (created if missing)",
+    )
+    copur.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -108,6 +172,87 @@ def _run_bias(args):
     print(f"\nAll runs written to {path} ({time.perf_counter() - start:.0f} s).")
 
 
+def _load_copur_data(parser, data):
+    """(X, y, blocks, standardize) for ``--data``; None for the built-in digits."""
+    name, paths = data[0], data[1:]
+    if name == "digits":
+        if paths:
+            parser.error(f"--data digits takes no path; got {paths}")
+        return None
+    if name not in ("extrasensory", "nus-wide"):
+        parser.error(f"--data must be digits, extrasensory PATH or nus-wide PATH; got {name!r}")
+    if len(paths) != 1:
+        parser.error(f"--data {name} needs one PATH; got {len(paths)}")
+    path = pathlib.Path(paths[0])
+    if not path.exists():
+        sys.exit(f"error: --data {name}: {path} does not exist")
+    from sklearn_robust import datasets
+
+    if name == "extrasensory":
+        bunch = datasets.load_extrasensory(path)
+    else:
+        bunch = datasets.load_nus_wide(path)
+    return bunch.data, bunch.target, bunch.blocks, True
+
+
+def _copur_plot(frame, experiment, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_robust.experiments import RobustnessCurveDisplay
+
+    x = {"figure2a": "amplification", "figure2b": "amplification",
+         "figure3": "n_attacked_agents"}.get(experiment, "attack")
+    display = RobustnessCurveDisplay.from_results(frame, x=x, experiment=experiment)
+    display.figure_.tight_layout()
+    display.figure_.savefig(path, dpi=120)
+    plt.close(display.figure_)
+
+
+def _run_copur(parser, args):
+    from sklearn_robust.experiments import copur_comparison, format_copur_table
+
+    data = _load_copur_data(parser, args.data)
+    X, y, blocks, standardize = (None, None, None, False) if data is None else data
+    defenses = None
+    if args.defenses is not None:
+        from sklearn_robust.base import check_blocks
+        from sklearn_robust.experiments import default_copur_defenses
+
+        n_agents = 4 if X is None else check_blocks(blocks, X.shape[1]).n_blocks
+        every = default_copur_defenses(
+            n_agents, max_epochs=args.max_epochs, pgd_max_iter=args.pgd_max_iter,
+            device=args.device,
+        )
+        defenses = {name: every[name] for name in dict.fromkeys(args.defenses)}
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            sys.exit("error: --device cuda, but torch sees no CUDA device; use --device cpu")
+    start = time.perf_counter()
+    frame = copur_comparison(
+        X, y, blocks=blocks, experiment=args.experiment, defenses=defenses, seeds=args.seeds,
+        max_epochs=args.max_epochs, pgd_max_iter=args.pgd_max_iter, standardize=standardize,
+        device=args.device, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
+    )
+    print(f"\nCoPur experiments on {args.data[0]} (seeds {args.seeds}; accuracy %, higher is "
+          "better; ASR: targeted-PGD success rate %, lower is better)\n")
+    print(format_copur_table(frame))
+    args.output.mkdir(parents=True, exist_ok=True)
+    csv_path = args.output / f"copur_{args.experiment}.csv"
+    frame.to_csv(csv_path, index=False)
+    pngs = []
+    for experiment in dict.fromkeys(frame["experiment"]):
+        png = args.output / f"copur_{experiment}.png"
+        _copur_plot(frame, experiment, png)
+        pngs.append(str(png))
+    print(f"\nAll runs written to {csv_path}; plots: {', '.join(pngs)} "
+          f"({time.perf_counter() - start:.0f} s).")
+
+
 def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -117,6 +262,8 @@ def main(argv=None):
     try:
         if args.command == "bias":
             _run_bias(args)
+        elif args.command == "copur":
+            _run_copur(parser, args)
     except (OSError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
     return 0

@@ -42,3 +42,57 @@ def test_bad_options_give_one_clear_line(argv, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_copur_command_writes_csv_and_png(tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["copur", "--experiment", "figure2a", "--seeds", "0", "--defenses", "unsecured",
+          "CoPur", "--max-epochs", "10", "--quiet", "--output", str(out)])
+    printed = capsys.readouterr().out
+    assert "figure2a (accuracy %" in printed and "CoPur" in printed
+    assert str(out / "copur_figure2a.csv") in printed
+    with open(out / "copur_figure2a.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    # 2 defenses x 5 amplifications x 1 seed.
+    assert len(rows) == 10
+    assert {row["defense"] for row in rows} == {"unsecured", "CoPur"}
+    png = out / "copur_figure2a.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_copur_table_experiment_plots_too(tmp_path, capsys):
+    main(["copur", "--experiment", "table1", "--seeds", "0", "--defenses", "unsecured",
+          "--max-epochs", "5", "--pgd-max-iter", "2", "--quiet", "--output", str(tmp_path)])
+    assert "targeted PGD (agent 3)" in capsys.readouterr().out
+    assert (tmp_path / "copur_table1.csv").exists()
+    assert (tmp_path / "copur_table1.png").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["copur", "--experiment", "table9"], "invalid choice: 'table9'"),
+        (["copur", "--defenses", "magic"], "invalid choice: 'magic'"),
+        (["copur", "--data", "mnist"], "--data must be digits, extrasensory PATH or nus-wide"),
+        (["copur", "--data", "extrasensory"], "--data extrasensory needs one PATH"),
+        (["copur", "--data", "digits", "x.csv"], "--data digits takes no path"),
+        (["copur", "--seeds", "a"], "invalid int value: 'a'"),
+        (["copur", "--max-epochs", "0"], "positive integer"),
+        (["copur", "--device", "tpu"], "invalid choice: 'tpu'"),
+    ],
+)
+def test_copur_bad_options_give_one_clear_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_copur_missing_data_file_gives_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["copur", "--data", "extrasensory", str(tmp_path / "nope.csv.gz")])
+    message = str(info.value.code)
+    assert message.startswith("error: --data extrasensory:") and "does not exist" in message
+    assert "\n" not in message

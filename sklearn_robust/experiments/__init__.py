@@ -1,5 +1,13 @@
 """Reproductions of the papers' experiments, used by the command line and the benchmarks."""
 
+from sklearn_robust.experiments._copur_experiments import (
+    COPUR_EXPERIMENTS,
+    copur_comparison,
+    default_copur_defenses,
+    format_copur_table,
+    summarize_copur,
+)
+from sklearn_robust.experiments._display import RobustnessCurveDisplay
 from sklearn_robust.experiments._robust_mean_bias import (
     default_adversaries,
     default_estimators,
@@ -10,10 +18,16 @@ from sklearn_robust.experiments._robust_mean_bias import (
 )
 
 __all__ = [
+    "COPUR_EXPERIMENTS",
+    "RobustnessCurveDisplay",
+    "copur_comparison",
     "default_adversaries",
+    "default_copur_defenses",
     "default_estimators",
     "format_bias_table",
+    "format_copur_table",
     "make_honest_updates",
     "robust_mean_bias",
     "summarize_bias",
+    "summarize_copur",
 ]
