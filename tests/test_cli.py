@@ -2,6 +2,7 @@
 
 import csv
 
+import pandas as pd
 import pytest
 
 from sklearn_robust.__main__ import main
@@ -96,3 +97,25 @@ def test_copur_missing_data_file_gives_one_line(tmp_path, capsys):
     message = str(info.value.code)
     assert message.startswith("error: --data extrasensory:") and "does not exist" in message
     assert "\n" not in message
+
+
+def test_copur_command_on_an_extrasensory_file(tmp_path, capsys):
+    # A user's ExtraSensory file in the official format (written by the dataset tests'
+    # helper), end to end through the command at a tiny size.
+    from test_datasets import _extrasensory_frame
+
+    path = tmp_path / "0A986513-7828-4D53-AA1F-E02D6DF9561B.features_labels.csv"
+    frame = _extrasensory_frame()
+    frame = pd.concat([frame] * 4, ignore_index=True)  # enough rows for a split
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    main(["copur", "--data", "extrasensory", str(path), "--experiment", "figure3", "--seeds",
+          "0", "--defenses", "unsecured", "CoPur", "--max-epochs", "5", "--quiet",
+          "--output", str(out)])
+    printed = capsys.readouterr().out
+    assert "figure3 (accuracy %" in printed
+    with open(out / "copur_figure3.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    # 10 agents: flips of the last 1..9 agents, 2 defenses, 1 seed.
+    assert len(rows) == 2 * 9
+    assert all(0.0 <= float(row["accuracy"]) <= 100.0 for row in rows)
