@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import check_array
 
+from sklearn_robust._differentiable import _is_passthrough
 from sklearn_robust.base import is_adversary
 
 __all__ = ["aggregation_bias", "make_robust_scorer", "normalized_bias"]
@@ -108,10 +109,6 @@ def normalized_bias(location, X_honest):
 
 def _is_inference_adversary(step):
     return is_adversary(step) and getattr(step, "_adversary_phase", None) == "inference"
-
-
-def _is_passthrough(step):
-    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 def _pipeline_steps(estimator):

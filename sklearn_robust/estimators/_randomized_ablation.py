@@ -6,13 +6,12 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from sklearn_robust.base import check_blocks
+from sklearn_robust.base import _numpy_generator, check_blocks
 
 # --------------------------------------------------------------------------------------------
 # Maths: arrays in, arrays out, an explicit generator, no validation.
@@ -219,8 +218,7 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
         return tags
 
     def _generator(self):
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        return np.random.default_rng(seed)
+        return _numpy_generator(self.random_state)
 
     def _resolve_n_keep(self, n_blocks):
         if isinstance(self.n_keep, numbers.Integral):

@@ -6,13 +6,12 @@ import numpy as np
 from scipy.stats import beta, norm
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from sklearn_robust.base import check_blocks
+from sklearn_robust.base import _numpy_generator, check_blocks
 
 # --------------------------------------------------------------------------------------------
 # Maths: arrays in, arrays out, an explicit generator, no validation.
@@ -258,8 +257,7 @@ class RandomizedSmoothingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         self.verbose = verbose
 
     def _generator(self):
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        return np.random.default_rng(seed)
+        return _numpy_generator(self.random_state)
 
     @_fit_context(
         # a meta-estimator: its nested estimator's parameters are validated too
