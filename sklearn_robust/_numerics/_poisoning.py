@@ -18,6 +18,13 @@ Conventions shared by all kernels:
 import numpy as np
 from scipy.stats import norm
 
+from sklearn_robust._numerics._robust_means import (
+    _squared_distances_from_gram,
+    krum,
+    krum_scores,
+    pairwise_sq_distances,
+)
+
 __all__ = []
 
 
@@ -152,3 +159,174 @@ def _hidra_rows(X_known, eps, expansion, chunk_size, sigma=None):
             c = c_fixed
         out[start : start + chunk_size] = mean - c * _unit_direction(mean)
     return a * out
+
+
+# --------------------------------------------------------------------------------------------
+# Optimised attacks: MinMax / MinSum (Shejwalkar & Houmansadr, 2021), Krum (Fang et al., 2020)
+# --------------------------------------------------------------------------------------------
+
+
+def _perturbation_direction(mean, std, perturbation):
+    """Direction ``p`` of Shejwalkar & Houmansadr: ``-mean/||mean||``, ``-sign(mean)``, ``-std``.
+
+    A zero mean has no unit direction; the normalised all-ones vector is used instead.
+    """
+    if perturbation == "unit_vec":
+        return -_unit_direction(mean)
+    if perturbation == "sign":
+        return -np.sign(mean)
+    return -std
+
+
+def _gamma_search(feasible, gamma_init, tol):
+    """Algorithm 1 of Shejwalkar & Houmansadr (2021): the largest feasible ``gamma``.
+
+    Starts at ``gamma_init`` with a step of ``gamma_init / 2``; the step halves at every
+    iteration, ``gamma`` moves up when ``feasible(gamma)`` holds and down when it does not,
+    until the last feasible value and the next candidate are at most ``tol`` apart. Once a
+    candidate failed this is a bisection between the last success and the lowest failure,
+    so for a feasible set ``[0, gamma*]`` the result lies in ``[gamma* - 2 tol, gamma*]``.
+
+    Returns
+    -------
+    gamma : float
+        The last feasible value tried (0.0 when none was).
+    saturated : bool
+        True when every candidate was feasible: ``gamma`` then sits at the ceiling of the
+        search, just under ``2 * gamma_init``, and ``gamma*`` may lie beyond it.
+    """
+    gamma, step = gamma_init, gamma_init / 2.0
+    gamma_succ, saturated = 0.0, True
+    while abs(gamma_succ - gamma) > tol:
+        if feasible(gamma):
+            gamma_succ = gamma
+            gamma += step
+        else:
+            gamma -= step
+            saturated = False
+        step /= 2.0
+    return gamma_succ, saturated
+
+
+def _agr_agnostic_rows(X_known, criterion, perturbation, gamma_init, tol):
+    """MinMax / MinSum: ``mean + gamma * p`` with the largest ``gamma`` the criterion allows.
+
+    ``criterion="min-max"``: the largest distance from the crafted row to a known row stays
+    at most the largest distance between two known rows. ``criterion="min-sum"``: the sum
+    of squared distances from the crafted row to the known rows stays at most the largest
+    such sum of a known row. Every distance comes from the Gram matrix of the rows centred
+    at their mean: with ``c_i = x_i - mean``, ``||mean + gamma p - x_i||**2 = ||c_i||**2 -
+    2 gamma <c_i, p> + gamma**2 ||p||**2``, so each step of the search costs O(n).
+
+    ``gamma_init`` and ``tol`` are in the units of ``X_known / max |X_known|`` for
+    ``"unit_vec"`` and ``"sign"`` (whose ``p`` has a fixed size) and dimensionless for
+    ``"std"``. Returns the crafted row, ``gamma`` in the units of ``X_known`` (dimensionless
+    for ``"std"``) and whether the search saturated (see :func:`_gamma_search`). A zero
+    ``p`` gives the mean and ``gamma = 0``.
+    """
+    a = _magnitude(X_known)
+    Xs = np.asarray(X_known / a, dtype=np.float64)
+    mean, std = _mean_std(Xs)
+    p = _perturbation_direction(mean, std, perturbation)
+    p_sq = float(p @ p)
+    if p_sq == 0.0:
+        return a * mean, 0.0, False
+    Xc = Xs - mean
+    gram = Xc @ Xc.T
+    sq_pair = _squared_distances_from_gram(gram)
+    sq_to_mean = np.maximum(np.diag(gram), 0.0)
+    proj = Xc @ p
+    if criterion == "min-max":
+        bound = float(sq_pair.max())
+
+        def feasible(gamma):
+            return np.max(sq_to_mean - 2.0 * gamma * proj + gamma * gamma * p_sq) <= bound
+
+    else:
+        bound = float(sq_pair.sum(axis=1).max())
+
+        def feasible(gamma):
+            return np.sum(sq_to_mean - 2.0 * gamma * proj + gamma * gamma * p_sq) <= bound
+
+    gamma, saturated = _gamma_search(feasible, gamma_init, tol)
+    unit = 1.0 if perturbation == "std" else a
+    return a * (mean + gamma * p), gamma * unit, saturated
+
+
+def _fang_krum_lambda(benign, ref, n_bad):
+    """Upper bound on ``lambda`` of Fang et al. (2020, Krum, full knowledge).
+
+    With ``m`` clients of which ``c = n_bad`` byzantine, ``d`` features and the benign rows
+    ``w_i``::
+
+        lambda = min_i sum_{l in G_i} ||w_l - w_i|| / ((m - 2c - 1) sqrt(d))
+                 + max_i ||w_i - ref|| / sqrt(d)
+
+    ``G_i`` the ``m - c - 2`` benign rows nearest to ``w_i``. The neighbour count is clipped
+    to ``[1, n_benign - 1]`` and ``m - 2c - 1`` to at least 1 so that the bound is defined
+    for every ``m``; the first term is 0 with a single benign row. Distances (not squared)
+    come from the Gram matrix; the result is in the units of ``benign``.
+    """
+    n_benign, d = benign.shape
+    m = n_benign + n_bad
+    first = 0.0
+    if n_benign >= 2:
+        dist = np.sqrt(pairwise_sq_distances(benign))
+        n_neighbours = min(max(m - n_bad - 2, 1), n_benign - 1)
+        sums = krum_scores(dist, n_neighbours)  # sum of the n_neighbours smallest distances
+        first = float(sums.min()) / (max(m - 2 * n_bad - 1, 1) * np.sqrt(d))
+    second = float(np.sqrt(np.max(np.sum((benign - ref) ** 2, axis=1)))) / np.sqrt(d)
+    return first + second
+
+
+def _uniform_ball(n_points, n_features, radius, random_state):
+    """``n_points`` draws uniform in the ball of ``radius`` around 0, shape (n, d)."""
+    direction = random_state.standard_normal(size=(n_points, n_features))
+    norms = np.linalg.norm(direction, axis=1, keepdims=True)
+    direction /= np.where(norms > 0, norms, 1.0)
+    length = random_state.uniform(size=(n_points, 1)) ** (1.0 / n_features)
+    return radius * length * direction
+
+
+def _krum_attack_rows(X_known, X_sim, sim_bad, lambda_min, epsilon, random_state):
+    """Fang et al.'s attack on Krum: ``ref - lambda s``, ``lambda`` halved until Krum picks it.
+
+    ``ref`` is the mean of ``X_known`` and ``s = sign(ref)``. ``X_sim`` is the matrix the
+    attacker expects Krum to see; its rows ``sim_bad`` (a bool mask, ``c`` rows) are replaced
+    by the crafted rows: the first one ``w1 = ref - lambda s``, the others ``w1`` plus a draw
+    uniform in the ball of radius ``epsilon * sqrt(mean_i ||x_i - ref||**2)`` (``x_i`` the
+    known rows). ``lambda`` starts at :func:`_fang_krum_lambda` of the other rows of
+    ``X_sim`` and is halved until Krum, told ``c`` byzantine rows (the library's kernel,
+    on ``X_sim`` in its own dtype, exactly what ``Krum`` computes), selects a crafted row, or
+    until it would fall below ``lambda_min`` times its start. The offsets are drawn once.
+
+    Returns
+    -------
+    rows : ndarray of shape (c, n_features)
+        The crafted rows of the last ``lambda`` tried (float64).
+    lam : float
+        That ``lambda``, in the units of ``X_known``.
+    selected : bool
+        Whether Krum selected a crafted row at ``lam``.
+    """
+    n_bad = int(sim_bad.sum())
+    a = _magnitude(X_known)
+    Ks = np.asarray(X_known / a, dtype=np.float64)
+    ref = Ks.mean(axis=0)
+    s = np.sign(ref)
+    benign = np.asarray(X_sim[~sim_bad] / a, dtype=np.float64)
+    lam = _fang_krum_lambda(benign, ref, n_bad)
+    threshold = lambda_min * lam
+    radius = epsilon * float(np.sqrt(np.mean(np.sum((Ks - ref) ** 2, axis=1))))
+    offsets = np.zeros((n_bad, Ks.shape[1]))
+    offsets[1:] = _uniform_ball(n_bad - 1, Ks.shape[1], radius, random_state)
+    candidate = np.array(X_sim, copy=True)
+    while True:
+        rows = a * (ref - lam * s + offsets)
+        candidate[sim_bad] = rows
+        selected = krum(candidate, n_bad, 1)[0][0]
+        if sim_bad[selected]:
+            return rows, lam * a, True
+        if lam / 2.0 < threshold or lam == 0.0:
+            return rows, lam * a, False
+        lam /= 2.0

@@ -2,7 +2,9 @@
 
 Poisoning adversaries (the RandEigen threat model) replace the byzantine rows of a matrix of
 honest updates with ``fit_poison(X)``: :class:`ALIE`, :class:`ConstantShift`,
-:class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM` and :class:`SignFlip`.
+:class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM` and :class:`SignFlip`. The optimised
+attacks search for the largest shift a defense still accepts: :class:`MinMax` and
+:class:`MinSum` (any defense) and :class:`KrumAttack` (Krum).
 
 Inference-time adversaries (the CoPur threat model) corrupt some agents' feature blocks:
 ``fit``/``fit_transform`` leave the clean training data untouched and ``transform`` attacks,
@@ -19,6 +21,9 @@ from sklearn_robust.adversaries._feature_flip import FeatureFlip
 from sklearn_robust.adversaries._gaussian_noise import GaussianNoise
 from sklearn_robust.adversaries._hidra import HiDRA
 from sklearn_robust.adversaries._ipm import IPM
+from sklearn_robust.adversaries._krum_attack import KrumAttack
+from sklearn_robust.adversaries._min_max import MinMax
+from sklearn_robust.adversaries._min_sum import MinSum
 from sklearn_robust.adversaries._missing_blocks import MissingBlocks
 from sklearn_robust.adversaries._pgd import PGDAttack
 from sklearn_robust.adversaries._sign_flip import SignFlip
@@ -32,6 +37,9 @@ __all__ = [
     "GaussianNoise",
     "HiDRA",
     "IPM",
+    "KrumAttack",
+    "MinMax",
+    "MinSum",
     "MissingBlocks",
     "PGDAttack",
     "SignFlip",
