@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_array
 from sklearn_robust._differentiable import _is_passthrough
 from sklearn_robust.base import is_adversary
 
-__all__ = ["aggregation_bias", "make_robust_scorer", "normalized_bias"]
+__all__ = ["aggregation_bias", "attack_success_rate", "make_robust_scorer", "normalized_bias"]
 
 
 def _check_pair(location, X_honest):
@@ -100,6 +100,71 @@ def normalized_bias(location, X_honest):
     if lam == 0.0:
         return 0.0 if bias == 0.0 else float("inf")
     return bias / float(np.sqrt(lam / n))
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["predict"])],
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "backdoor": [HasMethods(["apply_trigger"])],
+    },
+    prefer_skip_nested_validation=True,
+)
+def attack_success_rate(estimator, X, y, backdoor):
+    """Fraction of triggered inputs that a backdoored model classifies as the target.
+
+    The rows of ``X`` whose label is not ``backdoor.target_class`` get the trigger
+    (``backdoor.apply_trigger``); the attack succeeds on a row when ``estimator`` then
+    predicts the target class. Lower is better for the defender; a clean model scores about
+    its rate of confusing the triggered inputs with the target class.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``predict``
+        The model to test, e.g. a fitted
+        :class:`~sklearn_robust.estimators.FederatedClassifier`.
+    X : array-like of shape (n_samples, n_features)
+        Clean test inputs. Never modified.
+    y : array-like of shape (n_samples,)
+        Their true labels.
+    backdoor : :class:`~sklearn_robust.adversaries.Backdoor`
+        The attack whose trigger and target class are tested.
+
+    Returns
+    -------
+    asr : float
+        Attack success rate in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``X`` and ``y`` do not match, or every row already has the target label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn_robust.adversaries import Backdoor
+    >>> from sklearn_robust.metrics import attack_success_rate
+    >>> X, y = np.zeros((4, 2)), np.array([0, 1, 1, 1])
+    >>> always_one = DummyClassifier(strategy="constant", constant=1).fit(X, y)
+    >>> attack_success_rate(always_one, X, y, Backdoor(target_class=1))
+    1.0
+    """
+    X = check_array(X, dtype=[np.float64, np.float32])
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},) to match X's rows; got {y.shape}.")
+    target = backdoor.target_class
+    others = y != target
+    if not others.any():
+        raise ValueError(
+            f"every row of y has the target class {target!r}; the attack success rate needs "
+            "rows of other classes."
+        )
+    predicted = estimator.predict(backdoor.apply_trigger(X[others]))
+    return float(np.mean(predicted == target))
 
 
 # --------------------------------------------------------------------------------------------

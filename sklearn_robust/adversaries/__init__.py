@@ -5,6 +5,8 @@ honest updates with ``fit_poison(X)``: :class:`ALIE`, :class:`ConstantShift`,
 :class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM` and :class:`SignFlip`. The optimised
 attacks search for the largest shift a defense still accepts: :class:`MinMax` and
 :class:`MinSum` (any defense) and :class:`KrumAttack` (Krum).
+:class:`Backdoor` also poisons the byzantine clients' local data (a trigger relabelled to a
+target class) before boosting their updates.
 
 Inference-time adversaries (the CoPur threat model) corrupt some agents' feature blocks:
 ``fit``/``fit_transform`` leave the clean training data untouched and ``transform`` attacks,
@@ -14,6 +16,7 @@ so ``Pipeline([attack, defense, classifier])`` trains clean and predicts under a
 """
 
 from sklearn_robust.adversaries._alie import ALIE
+from sklearn_robust.adversaries._backdoor import Backdoor
 from sklearn_robust.adversaries._block_noise import BlockNoise
 from sklearn_robust.adversaries._combined_attack import CombinedAttack
 from sklearn_robust.adversaries._constant_shift import ConstantShift
@@ -30,6 +33,7 @@ from sklearn_robust.adversaries._sign_flip import SignFlip
 
 __all__ = [
     "ALIE",
+    "Backdoor",
     "BlockNoise",
     "CombinedAttack",
     "ConstantShift",

@@ -5,6 +5,7 @@ from sklearn_robust.estimators._block_embedder import BlockEmbedder
 from sklearn_robust.estimators._centered_clipping import CenteredClipping
 from sklearn_robust.estimators._coordinate_median import CoordinateMedian
 from sklearn_robust.estimators._copur import CoPurTransformer
+from sklearn_robust.estimators._federated import FederatedClassifier, partition_clients
 from sklearn_robust.estimators._filtering import FilteringMean
 from sklearn_robust.estimators._fusion_classifier import MLPFusionClassifier
 from sklearn_robust.estimators._geometric_median import GeometricMedian
@@ -23,6 +24,7 @@ __all__ = [
     "CenteredClipping",
     "CoPurTransformer",
     "CoordinateMedian",
+    "FederatedClassifier",
     "FilteringMean",
     "GeometricMedian",
     "Krum",
@@ -35,5 +37,6 @@ __all__ = [
     "RandomizedSmoothingClassifier",
     "SampleMean",
     "TrimmedMean",
+    "partition_clients",
     "rand_eigen_mean",
 ]

@@ -1,0 +1,753 @@
+"""FederatedClassifier: FedAvg-style training with a pluggable robust aggregator."""
+
+import copy
+import inspect
+import numbers
+import time
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from torch import nn
+from torch.nn.utils import parameters_to_vector
+from tqdm.auto import tqdm
+
+from sklearn_robust.base import _resolve_n_byzantine
+from sklearn_robust.estimators._fusion_classifier import _encode_labels
+from sklearn_robust.estimators._rand_eigen import RandEigenMean
+from sklearn_robust.nets import MLPModule
+from sklearn_robust.nets._seeding import make_torch_generator, reset_linear_parameters
+from sklearn_robust.nets._utils import batched_forward, torch_input
+
+_MAX_SEED = np.iinfo(np.int32).max
+_MODULE_PREFIX = "module__"
+
+
+def partition_clients(y, n_clients, *, partition="iid", dirichlet_alpha=0.5, random_state=None):
+    """Split sample indices across clients, iid or label-skewed (Dirichlet).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels (used by the Dirichlet split only).
+    n_clients : int
+        Number of clients, at most ``n_samples``.
+    partition : {"iid", "dirichlet"}, default="iid"
+        ``"iid"``: a random permutation cut into ``n_clients`` parts whose sizes differ by at
+        most one. ``"dirichlet"``: for every class, the shares of the clients are drawn from
+        ``Dirichlet(dirichlet_alpha * ones(n_clients))`` (Hsu et al., 2019); smaller
+        ``dirichlet_alpha`` gives more skewed clients. Draws are repeated (up to 100 times)
+        until every client holds at least one sample.
+    dirichlet_alpha : float, default=0.5
+        Concentration of the Dirichlet split.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the split.
+
+    Returns
+    -------
+    indices : list of ndarray of int
+        The sample indices of each client; together they are a partition of
+        ``range(n_samples)``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer samples than clients, or the Dirichlet draws keep leaving a client
+        empty (raise ``dirichlet_alpha`` or use fewer clients).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_robust.estimators import partition_clients
+    >>> parts = partition_clients(np.arange(10) % 2, 3, random_state=0)
+    >>> [len(p) for p in parts], sorted(np.concatenate(parts).tolist()) == list(range(10))
+    ([4, 3, 3], True)
+    """
+    y = np.asarray(y)
+    n_samples = y.shape[0]
+    if n_clients > n_samples:
+        raise ValueError(
+            f"n_clients={n_clients} exceeds the {n_samples} training samples; every client "
+            "needs at least one sample. Use fewer clients or more data."
+        )
+    rng = check_random_state(random_state)
+    if partition == "iid":
+        return [np.sort(part) for part in np.array_split(rng.permutation(n_samples), n_clients)]
+    if partition != "dirichlet":
+        raise ValueError(f"partition must be 'iid' or 'dirichlet'; got {partition!r}.")
+    classes = np.unique(y)
+    for _ in range(100):
+        parts = [[] for _ in range(n_clients)]
+        for label in classes:
+            members = rng.permutation(np.flatnonzero(y == label))
+            shares = rng.dirichlet(np.full(n_clients, float(dirichlet_alpha)))
+            cuts = np.round(np.cumsum(shares)[:-1] * members.size).astype(int)
+            for client, chunk in enumerate(np.split(members, cuts)):
+                parts[client].append(chunk)
+        parts = [np.sort(np.concatenate(chunks)) for chunks in parts]
+        if min(part.size for part in parts) > 0:
+            return parts
+    raise ValueError(
+        f"the Dirichlet split with dirichlet_alpha={dirichlet_alpha} left a client without "
+        f"samples in 100 draws ({n_samples} samples, {n_clients} clients); raise "
+        "dirichlet_alpha or use fewer clients."
+    )
+
+
+def _is_module_param(name):
+    return name.startswith(_MODULE_PREFIX) and name != _MODULE_PREFIX
+
+
+def _load_vector(module, vector):
+    """Copy a flat vector into the module's parameters (copies: no views of ``vector``)."""
+    with torch.no_grad():
+        start = 0
+        for param in module.parameters():
+            param.copy_(vector[start : start + param.numel()].view_as(param))
+            start += param.numel()
+
+
+def _seeded_clone(estimator, rng):
+    """Clone ``estimator``; give it a fresh int seed when its ``random_state`` is None."""
+    estimator = clone(estimator)
+    if "random_state" in estimator.get_params(deep=False) and estimator.random_state is None:
+        estimator.set_params(random_state=int(rng.randint(_MAX_SEED)))
+    return estimator
+
+
+def _instantiate(module, kwargs, n_features, n_classes, owner):
+    """An initial global ``nn.Module`` from a class, an instance or a skorch net."""
+    if isinstance(module, NeuralNet):
+        if getattr(module, "initialized_", False):
+            return copy.deepcopy(module.module_), False
+        kwargs = {**module.get_params_for("module"), **kwargs}
+        module = module.module
+    if isinstance(module, nn.Module):
+        if kwargs:
+            raise ValueError(
+                f"{owner} got module__ parameters {sorted(kwargs)} for a module instance; "
+                "pass the module class instead so that they can be applied."
+            )
+        return copy.deepcopy(module), False
+    if isinstance(module, type) and issubclass(module, nn.Module):
+        accepted = inspect.signature(module).parameters
+        if "n_features" in accepted:
+            kwargs.setdefault("n_features", n_features)
+        if "n_outputs" in accepted:
+            kwargs.setdefault("n_outputs", n_classes)
+        return module(**kwargs), True
+    raise TypeError(
+        f"{owner}.module must be a torch.nn.Module class, a module instance or a skorch net; "
+        f"got {module!r}."
+    )
+
+
+class FederatedClassifier(ClassifierMixin, BaseEstimator):
+    """Federated (FedAvg-style) training of a torch classifier with a robust aggregator.
+
+    ``fit`` simulates federated learning on one machine. The training rows are split across
+    ``n_clients`` clients (iid or Dirichlet label skew). Every round, each client starts from
+    the global model, runs ``local_epochs`` epochs of mini-batch SGD on its own rows and
+    sends its update (local weights minus global weights, all layers flattened). The
+    ``n_byzantine`` clients the adversary controls (drawn once per fit) send what
+    ``adversary.fit_poison(updates, byzantine=...)`` crafts from the matrix of every client's
+    honest update: an omniscient adversary (``knowledge="full"``) looks at all of them, a
+    partial-knowledge one only at its own clients'. The server aggregates the
+    ``(n_clients, n_parameters)`` matrix with ``aggregator`` (any robust mean of the library,
+    or an object with the same ``fit(X).location_`` shape) and moves the global model by
+    ``server_lr`` times the aggregate. ``predict`` uses the global model.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class, instance or skorch net, default=MLPModule
+        The model. A class is instantiated with the ``module__*`` parameters, plus
+        ``n_features`` and ``n_outputs`` (number of classes) when its constructor takes them
+        and they are not given, and initialised from ``random_state``. An instance (or an
+        initialised skorch net's ``module_``) is copied and its weights are the initial
+        global model; an uninitialised skorch net gives its ``module`` and ``module__``
+        parameters. The module maps a float batch ``(n, n_features)`` to logits.
+    n_clients : int, default=20
+        Number of clients, at most the number of training rows.
+    aggregator : robust mean or None, default=None
+        Server-side aggregation, e.g. :class:`RandEigenMean`, :class:`Krum`,
+        :class:`SampleMean` (plain FedAvg). It is cloned every round; when its
+        ``random_state`` is None it gets a seed drawn from ``random_state``. None means
+        ``RandEigenMean()``.
+    adversary : poisoning adversary or None, default=None
+        The attack, e.g. :class:`~sklearn_robust.adversaries.ALIE` or
+        :class:`~sklearn_robust.adversaries.Backdoor`; its own ``n_byzantine`` is ignored
+        (the classifier's is used). An adversary with a ``poison_data`` method
+        (:class:`~sklearn_robust.adversaries.Backdoor`) also replaces the byzantine clients'
+        local data by ``poison_data(X_k, y_k)`` before training. None: no attack; the
+        byzantine clients, if any, behave honestly.
+    n_byzantine : int or float, default=0
+        Number of byzantine clients (int) or their fraction of ``n_clients`` (float in
+        [0, 1), rounded down).
+    n_rounds : int, default=30
+        Communication rounds.
+    local_epochs : int, default=1
+        Passes of each client over its rows per round.
+    lr : float, default=0.1
+        Learning rate of the clients' SGD.
+    momentum : float, default=0.0
+        Momentum of the clients' SGD (reset every round).
+    batch_size : int, default=32
+        Clients' mini-batch size.
+    server_lr : float, default=1.0
+        Step of the server: ``global += server_lr * aggregate``.
+    partition : {"iid", "dirichlet"}, default="iid"
+        How the rows are split across clients (see :func:`partition_clients`).
+    dirichlet_alpha : float, default=0.5
+        Concentration of the Dirichlet split.
+    aggregate_by : {"model", "layer"}, default="model"
+        ``"model"``: one aggregation of the flattened update of all layers together.
+        ``"layer"``: one aggregation per parameter tensor (as the RandEigen artifact does).
+    device : str or torch.device, default="cpu"
+        Torch device of the training. Inputs and outputs stay numpy on the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial weights, the partition, the choice of byzantine clients, the
+        batch order, dropout, and the seeds given to the aggregator and adversary. Global
+        RNGs are left as they were.
+    verbose : int, default=0
+        A progress bar over rounds when positive.
+    **kwargs
+        ``module__<name>`` parameters passed to the module class, e.g.
+        ``module__hidden_layer_sizes=(64,)``; they are ordinary parameters for
+        ``get_params``, ``set_params`` and ``GridSearchCV``.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The global model after the last round.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen during :meth:`fit`.
+    client_indices_ : list of ndarray of int
+        Training rows of each client.
+    byzantine_clients_ : ndarray of int
+        The clients the adversary controls (empty without adversary).
+    aggregator_ : robust mean
+        The aggregator fitted in the last round (per-layer mode: on the last layer).
+    adversary_ : poisoning adversary or None
+        The adversary fitted in the last round.
+    history_ : list of dict
+        One entry per round: ``"round"``; ``"aggregation_time"`` (seconds);
+        ``"train_loss"``, the mean local training loss of the honest clients;
+        ``"byzantine"``, a boolean mask over clients; ``"kept"``, the aggregator's
+        ``support_`` (boolean mask over clients; shape ``(n_layers, n_clients)`` per layer;
+        None when the aggregator has no ``support_``); ``"val_accuracy"`` when validation
+        data are given to :meth:`fit`.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, defined only when ``X`` has feature names
+        that are all strings.
+
+    See Also
+    --------
+    RandEigenMean : The default aggregator.
+    partition_clients : The split of the training rows.
+    sklearn_robust.metrics.attack_success_rate : Backdoor success of a fitted model.
+
+    Notes
+    -----
+    With ``n_byzantine=0`` (or no adversary), ``aggregator=SampleMean()`` and
+    ``server_lr=1`` this is FedAvg with equal client weights. Buffers of the module (e.g.
+    batch-norm statistics) are not robustly aggregated: the global model takes the mean of
+    the buffers of the clients whose update the aggregator kept (all clients when it
+    reports no ``support_``). The update of a client is a float32 vector; the aggregator
+    works on the float32 matrix of all updates.
+
+    Modules without buffers train all clients at once (``torch.func.vmap``: one batched SGD
+    step per local step); modules with buffers train the clients one after the other, with
+    the same batches and arithmetic. ``fit`` trains on one torch thread (the per-step tensors
+    are small, and intra-op threads collapse when the cores are shared) and restores the
+    caller's thread count afterwards.
+
+    References
+    ----------
+    .. [1] B. McMahan, E. Moore, D. Ramage, S. Hampson and B. Aguera y Arcas,
+       "Communication-Efficient Learning of Deep Networks from Decentralized Data",
+       AISTATS 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_robust.adversaries import SignFlip
+    >>> from sklearn_robust.estimators import FederatedClassifier, RandEigenMean
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = FederatedClassifier(
+    ...     n_clients=10, n_byzantine=2, adversary=SignFlip(scale=5.0),
+    ...     aggregator=RandEigenMean(), n_rounds=5, random_state=0,
+    ... ).fit(X[:1000] / 16, y[:1000])
+    >>> bool(clf.score(X[1000:] / 16, y[1000:]) > 0.8)
+    True
+    >>> kept = clf.history_[-1]["kept"]  # the clients RandEigenMean kept in the last round
+    >>> clf.byzantine_clients_.size, bool(kept[clf.byzantine_clients_].any())
+    (2, False)
+    """
+
+    _parameter_constraints = {
+        "module": "no_validation",
+        "n_clients": [Interval(numbers.Integral, 1, None, closed="left")],
+        "aggregator": [HasMethods(["fit"]), None],
+        "adversary": [HasMethods(["fit_poison"]), None],
+        "n_byzantine": [
+            Interval(numbers.Integral, 0, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="left"),
+        ],
+        "n_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "local_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "server_lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "partition": [StrOptions({"iid", "dirichlet"})],
+        "dirichlet_alpha": [Interval(numbers.Real, 0, None, closed="neither")],
+        "aggregate_by": [StrOptions({"model", "layer"})],
+        "device": "no_validation",
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        module=MLPModule,
+        *,
+        n_clients=20,
+        aggregator=None,
+        adversary=None,
+        n_byzantine=0,
+        n_rounds=30,
+        local_epochs=1,
+        lr=0.1,
+        momentum=0.0,
+        batch_size=32,
+        server_lr=1.0,
+        partition="iid",
+        dirichlet_alpha=0.5,
+        aggregate_by="model",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        self.module = module
+        self.n_clients = n_clients
+        self.aggregator = aggregator
+        self.adversary = adversary
+        self.n_byzantine = n_byzantine
+        self.n_rounds = n_rounds
+        self.local_epochs = local_epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.server_lr = server_lr
+        self.partition = partition
+        self.dirichlet_alpha = dirichlet_alpha
+        self.aggregate_by = aggregate_by
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        # Unknown keywords are kept aside and refused by fit (scikit-learn: no errors in
+        # __init__); module__* ones are parameters, like skorch's.
+        self._unknown_kwargs = sorted(k for k in kwargs if not _is_module_param(k))
+        for name, value in kwargs.items():
+            if _is_module_param(name):
+                setattr(self, name, value)
+
+    # -- parameters: module__* behave like constructor parameters (skorch's convention) ----
+
+    def _module_kwargs(self):
+        return {
+            name[len(_MODULE_PREFIX) :]: value
+            for name, value in vars(self).items()
+            if name.startswith(_MODULE_PREFIX)
+        }
+
+    def get_params(self, deep=True):
+        """Get the parameters, ``module__*`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of the aggregator and adversary.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update(
+            {_MODULE_PREFIX + name: value for name, value in self._module_kwargs().items()}
+        )
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters, ``module__*`` ones included.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : FederatedClassifier
+            The estimator.
+        """
+        for name in [name for name in params if _is_module_param(name)]:
+            setattr(self, name, params.pop(name))
+        if params:
+            super().set_params(**params)
+        return self
+
+    # -- training ----------------------------------------------------------------------------
+
+    def _build_module(self, n_features, n_classes, generator):
+        module, fresh = _instantiate(
+            self.module, self._module_kwargs(), n_features, n_classes, type(self).__name__
+        )
+        if fresh:
+            reset_linear_parameters(module, generator)
+        return module.to(self.device)
+
+    def _poisoned_client_data(self, adversary, X, y, parts, byzantine, rng):
+        """Per-client training tensors; byzantine clients' data through ``poison_data``."""
+        device = torch.device(self.device)
+        data = []
+        for client, rows in enumerate(parts):
+            X_k, y_k = X[rows], y[rows]
+            if adversary is not None and byzantine[client] and hasattr(adversary, "poison_data"):
+                X_k, labels = adversary.poison_data(
+                    X_k, self.classes_[y_k], random_state=int(rng.randint(_MAX_SEED))
+                )
+                unknown = ~np.isin(labels, self.classes_)
+                if unknown.any():
+                    raise ValueError(
+                        f"{type(adversary).__name__} relabels to {labels[unknown][0]!r}, which "
+                        f"is not one of the classes {self.classes_.tolist()}."
+                    )
+                y_k = np.searchsorted(self.classes_, labels)
+            data.append(
+                (
+                    torch.as_tensor(np.asarray(X_k, dtype=np.float32), device=device),
+                    torch.as_tensor(np.asarray(y_k, dtype=np.int64), device=device),
+                )
+            )
+        return data
+
+    def _batch_plan(self, sizes, generator):
+        """Every client's row order for each local epoch of a round (client-major draws)."""
+        return [
+            [torch.randperm(size, generator=generator) for _ in range(self.local_epochs)]
+            for size in sizes
+        ]
+
+    def _local_updates_loop(self, module, global_vector, global_buffers, client_data, plan):
+        """Train the clients one after the other (modules with buffers, e.g. batch norm)."""
+        updates, buffers, losses = [], [], []
+        loss_fn = nn.CrossEntropyLoss()
+        for (X_k, y_k), orders in zip(client_data, plan):
+            _load_vector(module, global_vector)
+            with torch.no_grad():
+                for buffer, value in zip(module.buffers(), global_buffers):
+                    buffer.copy_(value)
+            optimizer = torch.optim.SGD(module.parameters(), lr=self.lr, momentum=self.momentum)
+            module.train()
+            client_losses = []
+            for order in orders:
+                order = order.to(X_k.device)
+                for start in range(0, X_k.shape[0], self.batch_size):
+                    batch = order[start : start + self.batch_size]
+                    optimizer.zero_grad()
+                    loss = loss_fn(module(X_k[batch]), y_k[batch])
+                    loss.backward()
+                    optimizer.step()
+                    client_losses.append(float(loss.detach()))
+            with torch.no_grad():
+                updates.append(parameters_to_vector(module.parameters()) - global_vector)
+                buffers.append([buffer.detach().clone() for buffer in module.buffers()])
+            losses.append(float(np.mean(client_losses)))
+        return torch.stack(updates), buffers, np.asarray(losses)
+
+    def _local_updates_vmap(self, module, global_vector, client_data, plan):
+        """Train all clients at once: one batched SGD step per local step (no buffers).
+
+        Same arithmetic and batch order as :meth:`_local_updates_loop`: client ``k``'s step
+        ``s`` uses rows ``order[s * batch_size : (s + 1) * batch_size]`` and the mean loss over
+        them; clients with fewer rows stop stepping when their batches run out.
+        """
+        from torch.func import functional_call, grad_and_value, vmap
+
+        n_clients = len(client_data)
+        device = global_vector.device
+        sizes = [X_k.shape[0] for X_k, _ in client_data]
+        n_max = max(sizes)
+        X_pad = torch.zeros((n_clients, n_max, client_data[0][0].shape[1]), device=device)
+        y_pad = torch.zeros((n_clients, n_max), dtype=torch.int64, device=device)
+        for k, (X_k, y_k) in enumerate(client_data):
+            X_pad[k, : sizes[k]] = X_k
+            y_pad[k, : sizes[k]] = y_k
+        names, shapes, numels = [], [], []
+        for name, param in module.named_parameters():
+            names.append(name)
+            shapes.append(param.shape)
+            numels.append(param.numel())
+        pieces = torch.split(global_vector, numels)
+        params = {
+            name: piece.view(shape).unsqueeze(0).repeat(n_clients, *([1] * len(shape)))
+            for name, piece, shape in zip(names, pieces, shapes)
+        }
+        velocity = {name: torch.zeros_like(value) for name, value in params.items()}
+
+        def client_loss(client_params, X_b, y_b, weight):
+            logits = functional_call(module, client_params, (X_b,))
+            losses = nn.functional.cross_entropy(logits, y_b, reduction="none")
+            return (losses * weight).sum() / weight.sum().clamp(min=1.0)
+
+        step_fn = vmap(grad_and_value(client_loss), randomness="different")
+        n_steps = -(-n_max // self.batch_size)
+        rows = torch.arange(n_clients, device=device)[:, None]
+        loss_sum = torch.zeros(n_clients, device=device)
+        loss_count = torch.zeros(n_clients, device=device)
+        module.train()
+        for epoch in range(self.local_epochs):
+            index = torch.full((n_clients, n_steps * self.batch_size), -1, dtype=torch.int64)
+            for k, orders in enumerate(plan):
+                index[k, : sizes[k]] = orders[epoch]
+            index = index.view(n_clients, n_steps, self.batch_size).to(device)
+            for step in range(n_steps):
+                batch = index[:, step]
+                weight = (batch >= 0).to(X_pad.dtype)
+                active = weight.sum(dim=1) > 0
+                batch = batch.clamp(min=0)
+                grads, losses = step_fn(params, X_pad[rows, batch], y_pad[rows, batch], weight)
+                with torch.no_grad():
+                    for name in names:
+                        mask = active.view(-1, *([1] * len(params[name].shape[1:])))
+                        g = grads[name]
+                        if self.momentum:
+                            g = torch.where(mask, self.momentum * velocity[name] + g, velocity[name])
+                            velocity[name] = g
+                        params[name] = params[name] - self.lr * mask * g
+                    loss_sum += torch.where(active, losses.detach(), 0.0)
+                    loss_count += active
+        with torch.no_grad():
+            local = torch.cat([params[name].reshape(n_clients, -1) for name in names], dim=1)
+            updates = local - global_vector
+        return updates, None, (loss_sum / loss_count).cpu().numpy()
+
+    def _aggregate(self, updates, layer_slices, rng):
+        """Aggregate the update matrix; return (aggregate, kept, fitted aggregator)."""
+        prototype = RandEigenMean() if self.aggregator is None else self.aggregator
+        if self.aggregate_by == "model":
+            aggregator = _seeded_clone(prototype, rng).fit(updates)
+            kept = getattr(aggregator, "support_", None)
+            return np.asarray(aggregator.location_), kept, aggregator
+        location = np.empty(updates.shape[1], dtype=np.float64)
+        kept = []
+        for piece in layer_slices:
+            aggregator = _seeded_clone(prototype, rng).fit(updates[:, piece])
+            location[piece] = aggregator.location_
+            kept.append(getattr(aggregator, "support_", None))
+        kept = None if any(k is None for k in kept) else np.vstack(kept)
+        return location, kept, aggregator
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, X_val=None, y_val=None):
+        """Run the federated training.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows, split across the clients.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        X_val : array-like of shape (n_val, n_features), default=None
+            Validation rows; the global model's accuracy on them is recorded every round in
+            ``history_`` (``"val_accuracy"``).
+        y_val : array-like of shape (n_val,), default=None
+            Validation labels, required with ``X_val``.
+
+        Returns
+        -------
+        self : FederatedClassifier
+            The fitted classifier.
+        """
+        if getattr(self, "_unknown_kwargs", None):
+            raise TypeError(
+                f"{type(self).__name__} got unexpected parameters {self._unknown_kwargs}; "
+                f"extra parameters must be module parameters named '{_MODULE_PREFIX}<name>'."
+            )
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        self.classes_, y_encoded = _encode_labels(self, y)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Pass both X_val and y_val, or neither.")
+        n_byzantine = _resolve_n_byzantine(self.n_byzantine, self.n_clients)
+        if self.adversary is not None and n_byzantine == 0:
+            raise ValueError(
+                f"adversary={self.adversary!r} controls no client because n_byzantine="
+                f"{self.n_byzantine!r} gives 0 of {self.n_clients}; set n_byzantine, or "
+                "adversary=None for a run without attack."
+            )
+        rng = check_random_state(self.random_state)
+        generator = make_torch_generator(rng)
+        parts = partition_clients(
+            y_encoded,
+            self.n_clients,
+            partition=self.partition,
+            dirichlet_alpha=self.dirichlet_alpha,
+            random_state=rng,
+        )
+        byzantine = np.zeros(self.n_clients, dtype=bool)
+        if self.adversary is not None:
+            byzantine[rng.choice(self.n_clients, n_byzantine, replace=False)] = True
+        adversary = None if self.adversary is None else _seeded_clone(self.adversary, rng)
+        client_data = self._poisoned_client_data(adversary, X, y_encoded, parts, byzantine, rng)
+        module = self._build_module(X.shape[1], self.classes_.size, generator)
+        validation = None
+        if X_val is not None:
+            X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
+            validation = (X_val, np.asarray(y_val))
+
+        devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
+        n_threads = torch.get_num_threads()
+        try:
+            # The per-step tensors are small: on the CPU, intra-op threads only add
+            # synchronisation (and collapse when the cores are shared), so train on one.
+            torch.set_num_threads(1)
+            with torch.random.fork_rng(devices=devices):
+                # Dropout and other layers draw from torch's global RNG: seed a forked copy,
+                # so runs are reproducible and the caller's RNG state is restored afterwards.
+                torch.manual_seed(int(rng.randint(_MAX_SEED)))
+                self._train(module, client_data, byzantine, adversary, validation, rng, generator)
+        finally:
+            torch.set_num_threads(n_threads)
+        self.module_ = module.eval()
+        self.client_indices_ = parts
+        self.byzantine_clients_ = np.flatnonzero(byzantine)
+        self.adversary_ = adversary
+        return self
+
+    def _train(self, module, client_data, byzantine, adversary, validation, rng, generator):
+        sizes = [p.numel() for p in module.parameters()]
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        layer_slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        with torch.no_grad():
+            global_vector = parameters_to_vector(module.parameters()).detach().clone()
+            global_buffers = [buffer.detach().clone() for buffer in module.buffers()]
+        self.history_ = []
+        rounds = tqdm(
+            range(self.n_rounds), desc="federated rounds", disable=not self.verbose, leave=False
+        )
+        for round_index in rounds:
+            plan = self._batch_plan([X_k.shape[0] for X_k, _ in client_data], generator)
+            if global_buffers:
+                updates, client_buffers, losses = self._local_updates_loop(
+                    module, global_vector, global_buffers, client_data, plan
+                )
+            else:
+                updates, client_buffers, losses = self._local_updates_vmap(
+                    module, global_vector, client_data, plan
+                )
+            updates = updates.cpu().numpy().astype(np.float32, copy=False)
+            if byzantine.any():
+                updates = adversary.fit_poison(updates, byzantine=byzantine).astype(
+                    np.float32, copy=False
+                )
+            start = time.perf_counter()
+            location, kept, aggregator = self._aggregate(updates, layer_slices, rng)
+            elapsed = time.perf_counter() - start
+            with torch.no_grad():
+                step = torch.as_tensor(location, dtype=global_vector.dtype)
+                global_vector += self.server_lr * step.to(global_vector.device)
+                if global_buffers:
+                    voters = np.ones(self.n_clients, dtype=bool)
+                    if kept is not None:
+                        voters = np.atleast_2d(kept).all(axis=0)
+                        voters = voters if voters.any() else np.ones_like(voters)
+                    for i, buffer in enumerate(global_buffers):
+                        stacked = torch.stack(
+                            [client_buffers[c][i] for c in np.flatnonzero(voters)]
+                        )
+                        buffer.copy_(stacked.float().mean(0).to(buffer.dtype))
+            entry = {
+                "round": round_index,
+                "aggregation_time": elapsed,
+                "train_loss": float(np.mean(losses[~byzantine])),
+                "byzantine": byzantine.copy(),
+                "kept": None if kept is None else np.asarray(kept, dtype=bool),
+            }
+            if validation is not None:
+                _load_vector(module, global_vector)
+                self.module_ = module
+                predicted = self.classes_[np.argmax(self._logits(validation[0]), axis=1)]
+                entry["val_accuracy"] = float(np.mean(predicted == validation[1]))
+            self.history_.append(entry)
+            self.aggregator_ = aggregator
+        _load_vector(module, global_vector)
+        for buffer, value in zip(module.buffers(), global_buffers):
+            buffer.copy_(value)
+
+    # -- prediction --------------------------------------------------------------------------
+
+    def _logits(self, X):
+        """Logits of the global model for validated rows ``X`` (numpy, float32 batches)."""
+        module = self.module_
+        return batched_forward(module, np.asarray(X, dtype=np.float32), module, 4096)
+
+    def predict_proba(self, X):
+        """Class probabilities of the global model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Softmax of the logits (float64), columns ordered like ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        return softmax(self._logits(X).astype(np.float64), axis=1)
+
+    def predict(self, X):
+        """Predicted class labels of the global model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class of largest probability.
+        """
+        proba = self.predict_proba(X)  # checks that the classifier is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _torch_forward(self, X):
+        """Logits of the global model for a floating tensor ``X``, differentiably.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Inputs (any floating dtype and device; cast inside).
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            Logits on the model's device, columns ordered like ``classes_``.
+        """
+        check_is_fitted(self)
+        module = self.module_.eval()
+        return module(torch_input(X, module, self.n_features_in_, type(self).__name__))
