@@ -190,11 +190,11 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
         [0, 1), rounded down).
     n_rounds : int, default=30
         Communication rounds.
-    local_epochs : int, default=1
-        Passes of each client over its rows per round.
-    lr : float, default=0.1
+    local_epochs : int, default=5
+        Passes of each client over its rows per round (5 in the RandEigen paper's set-up).
+    lr : float, default=0.05
         Learning rate of the clients' SGD.
-    momentum : float, default=0.0
+    momentum : float, default=0.9
         Momentum of the clients' SGD (reset every round).
     batch_size : int, default=32
         Clients' mini-batch size.
@@ -323,9 +323,9 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
         adversary=None,
         n_byzantine=0,
         n_rounds=30,
-        local_epochs=1,
-        lr=0.1,
-        momentum=0.0,
+        local_epochs=5,
+        lr=0.05,
+        momentum=0.9,
         batch_size=32,
         server_lr=1.0,
         partition="iid",
@@ -533,7 +533,8 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
                         mask = active.view(-1, *([1] * len(params[name].shape[1:])))
                         g = grads[name]
                         if self.momentum:
-                            g = torch.where(mask, self.momentum * velocity[name] + g, velocity[name])
+                            v = velocity[name]
+                            g = torch.where(mask, self.momentum * v + g, v)
                             velocity[name] = g
                         params[name] = params[name] - self.lr * mask * g
                     loss_sum += torch.where(active, losses.detach(), 0.0)
@@ -610,7 +611,6 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
             byzantine[rng.choice(self.n_clients, n_byzantine, replace=False)] = True
         adversary = None if self.adversary is None else _seeded_clone(self.adversary, rng)
         client_data = self._poisoned_client_data(adversary, X, y_encoded, parts, byzantine, rng)
-        module = self._build_module(X.shape[1], self.classes_.size, generator)
         validation = None
         if X_val is not None:
             X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
@@ -626,6 +626,9 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
                 # Dropout and other layers draw from torch's global RNG: seed a forked copy,
                 # so runs are reproducible and the caller's RNG state is restored afterwards.
                 torch.manual_seed(int(rng.randint(_MAX_SEED)))
+                # A module class draws default weights from the global RNG before they are
+                # re-drawn from ``generator``: build it inside the fork too.
+                module = self._build_module(X.shape[1], self.classes_.size, generator)
                 self._train(module, client_data, byzantine, adversary, validation, rng, generator)
         finally:
             torch.set_num_threads(n_threads)

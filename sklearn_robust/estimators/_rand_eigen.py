@@ -198,7 +198,10 @@ class RandEigenMean(BaseRobustMean):
     tol : float, default=0.5
         Convergence tolerance, relative: the filter stops when the dominant eigenvalue is at
         most ``(1 + tol)`` times the (q+1)-th, q being the removals still allowed. Smaller
-        values filter more aggressively.
+        values filter more aggressively. Rows whose honest spread is strongly anisotropic
+        (model updates of federated clients) need a larger value to stop before the removal
+        budget: ``tol=2`` in the federated experiment
+        (:func:`~sklearn_robust.experiments.default_federated_aggregators`).
     max_iter : int, default=None
         Cap on filtering rounds; None means ``max_removed + 1`` (every round removes at least
         one row). Reaching a finite cap raises a ``ConvergenceWarning``.

@@ -8,6 +8,14 @@ from sklearn_robust.experiments._copur_experiments import (
     summarize_copur,
 )
 from sklearn_robust.experiments._display import RobustnessCurveDisplay
+from sklearn_robust.experiments._federated_experiments import (
+    default_federated_aggregators,
+    default_federated_attacks,
+    federated_poisoning,
+    format_federated_table,
+    plot_federated_rounds,
+    summarize_federated,
+)
 from sklearn_robust.experiments._robust_mean_bias import (
     default_adversaries,
     default_estimators,
@@ -24,10 +32,16 @@ __all__ = [
     "default_adversaries",
     "default_copur_defenses",
     "default_estimators",
+    "default_federated_aggregators",
+    "default_federated_attacks",
+    "federated_poisoning",
     "format_bias_table",
     "format_copur_table",
+    "format_federated_table",
     "make_honest_updates",
+    "plot_federated_rounds",
     "robust_mean_bias",
     "summarize_bias",
     "summarize_copur",
+    "summarize_federated",
 ]
