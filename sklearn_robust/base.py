@@ -5,7 +5,7 @@ Two families of objects share a template here, in the spirit of imbalanced-learn
 
 * :class:`BaseRobustMean` -- a robust location estimator shaped like scikit-learn's
   ``MinCovDet``: ``fit(X)`` sets ``location_`` (and ``support_`` where rows are selected).
-  Subclasses implement ``_fit(X, finite)`` on a validated float array.
+  Subclasses implement ``_fit(X, random_state)`` on a validated float array.
 * :class:`BasePoisoningAdversary` -- crafts the byzantine rows of a matrix of honest updates.
   ``fit_poison(X)`` validates and copies, then calls ``_craft(X, byzantine, rng)``.
 * :class:`BaseInferenceAdversary` -- corrupts agents' feature blocks at inference (the CoPur
@@ -94,6 +94,53 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
     The hook returns a dict of fitted attributes; it must contain ``location_`` (float64,
     shape ``(n_features,)``) and may contain ``support_`` over the *finite* rows, which the
     base expands to a mask over all rows (non-finite rows are never in the support).
+
+    A subclass stores its parameters in ``__init__``, declares them in
+    ``_parameter_constraints`` (an empty dict when it has none) and implements ``_fit``,
+    which receives its ``random_state`` parameter through ``check_random_state`` (a fresh
+    ``RandomState`` from None when it has no such parameter). :meth:`aggregate` is
+    ``fit(X).location_``, the one call an aggregation rule needs.
+
+    Attributes
+    ----------
+    location_ : ndarray of shape (n_features,)
+        The robust location estimate (float64).
+
+    support_ : ndarray of shape (n_samples,), dtype=bool
+        Rows that entered the estimate; rows holding NaN or inf are never in it. Set when the
+        subclass selects rows, or when ``X`` has non-finite rows.
+
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, defined only when ``X`` has feature names
+        that are all strings.
+
+    See Also
+    --------
+    is_robust_mean : True for instances of subclasses.
+    sklearn_robust.estimators.SampleMean : The simplest subclass, the plain mean.
+
+    Examples
+    --------
+    A subclass only computes; validation and the handling of non-finite rows are the base's:
+
+    >>> import numpy as np
+    >>> from sklearn_robust.base import BaseRobustMean, is_robust_mean
+    >>> class CoordinateMidrange(BaseRobustMean):
+    ...     _parameter_constraints = {}
+    ...
+    ...     def _fit(self, X, random_state):
+    ...         return {"location_": (X.min(axis=0) + X.max(axis=0)) / 2}
+    >>> X = np.array([[0.0, 1.0], [2.0, 3.0], [np.nan, 0.0], [4.0, 9.0]])
+    >>> estimator = CoordinateMidrange().fit(X)
+    >>> estimator.location_
+    array([2., 5.])
+    >>> estimator.support_  # the row holding NaN is an outlier
+    array([ True,  True, False,  True])
+    >>> is_robust_mean(estimator)
+    True
     """
 
     _estimator_type = "robust_mean"
@@ -171,6 +218,13 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
         -------
         location : ndarray of shape (n_features,)
             ``self.fit(X).location_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_robust.estimators import SampleMean
+        >>> SampleMean().aggregate(np.array([[0.0, 2.0], [2.0, 4.0]]))
+        array([1., 3.])
         """
         return self.fit(X).location_
 
@@ -214,6 +268,7 @@ def _resolve_n_byzantine(n_byzantine, n_samples):
     return count
 
 
+@_fill_poisoning_doc
 class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
     """Base class of poisoning adversaries (the RandEigen threat model).
 
@@ -226,12 +281,48 @@ class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
     all honest rows; a *partial-knowledge* one (``knowledge="partial"``) only from the honest
     rows of the clients it controls. Subclasses that use no statistics ignore it.
 
-    Parameters common to every adversary
-    ------------------------------------
-    n_byzantine : int or float, default=0.2
-        Number of byzantine rows (int), or their fraction of the rows (float in [0, 1)).
-    random_state : int, RandomState instance or None, default=None
-        Seed of the randomness the attack uses (if any).
+    Every subclass takes the two parameters declared in ``_parameter_constraints`` here (it
+    extends that dict with its own): ``n_byzantine``, the number of byzantine rows (int) or
+    their fraction of the rows (float in [0, 1), rounded down; at least one row must stay
+    honest), and ``random_state``, the seed of the randomness the attack uses, if any. It
+    implements ``_craft(X, byzantine, random_state)``, which returns the byzantine rows
+    (one row for all of them, or one each); ``fit_poison`` does the validation, the copy and
+    the bookkeeping.
+
+    Attributes
+    ----------
+    {poisoning_attributes}
+
+    See Also
+    --------
+    is_adversary : True for instances of subclasses.
+    BaseInferenceAdversary : Adversaries that corrupt features at inference instead.
+    sklearn_robust.adversaries.SignFlip : A subclass without statistics.
+
+    Examples
+    --------
+    A subclass only crafts the byzantine rows:
+
+    >>> import numpy as np
+    >>> from sklearn_robust.base import BasePoisoningAdversary, is_adversary
+    >>> class ZeroUpdates(BasePoisoningAdversary):
+    ...     def __init__(self, *, n_byzantine=0.2, random_state=None):
+    ...         self.n_byzantine = n_byzantine
+    ...         self.random_state = random_state
+    ...
+    ...     def _craft(self, X, byzantine, random_state):
+    ...         return np.zeros(X.shape[1])
+    >>> X = np.ones((4, 2))
+    >>> attack = ZeroUpdates(n_byzantine=0.25)
+    >>> attack.fit_poison(X)  # the last quarter of the rows, by default
+    array([[1., 1.],
+           [1., 1.],
+           [1., 1.],
+           [0., 0.]])
+    >>> attack.fit_poison(X, byzantine=[0])[:, 0], attack.n_byzantine_
+    (array([0., 1., 1., 1.]), 1)
+    >>> is_adversary(attack)
+    True
     """
 
     _estimator_type = "adversary"
@@ -376,7 +467,17 @@ def _numpy_generator(random_state):
 class BlockLayout:
     """A validated partition of the columns of ``X`` into agents' feature blocks.
 
-    Built by :func:`check_blocks`; not meant to be constructed directly.
+    Built by :func:`check_blocks`; not meant to be constructed directly: the constructor
+    does not validate its arguments. Two layouts are equal when they have the same blocks
+    in the same order.
+
+    Parameters
+    ----------
+    indices : sequence of array-like of int
+        Column indices of each block, in order. Together they must cover each of the
+        ``n_features`` columns exactly once (:func:`check_blocks` makes sure of it).
+    n_features : int
+        Number of columns of the data the layout describes.
 
     Attributes
     ----------
@@ -392,6 +493,23 @@ class BlockLayout:
         Block index of each column.
     contiguous : bool
         True when the blocks are consecutive column ranges in the order given.
+
+    See Also
+    --------
+    check_blocks : Validate a layout given as a count, widths or column indices.
+
+    Examples
+    --------
+    >>> from sklearn_robust.base import check_blocks
+    >>> layout = check_blocks([[0, 2], [1, 3, 4]], 5)
+    >>> layout
+    BlockLayout(n_blocks=2, widths=[2, 3])
+    >>> layout.block_of_column
+    array([0, 1, 0, 1, 1])
+    >>> layout.contiguous
+    False
+    >>> layout == check_blocks([[2, 0], [4, 1, 3]], 5)  # block order counts, column order not
+    True
     """
 
     def __init__(self, indices, n_features):
@@ -422,7 +540,24 @@ class BlockLayout:
     __hash__ = None
 
     def columns(self, blocks):
-        """Sorted column indices of the given blocks (an iterable of block indices)."""
+        """Sorted column indices of the given blocks.
+
+        Parameters
+        ----------
+        blocks : iterable of int
+            Block indices.
+
+        Returns
+        -------
+        columns : ndarray of int
+            The columns of those blocks, sorted; empty when ``blocks`` is.
+
+        Examples
+        --------
+        >>> from sklearn_robust.base import check_blocks
+        >>> check_blocks([[0, 2], [1, 3, 4]], 5).columns([1])
+        array([1, 3, 4])
+        """
         blocks = list(blocks)
         if not blocks:
             return np.empty(0, dtype=np.intp)
@@ -433,12 +568,51 @@ class BlockLayout:
 
         A block with any NaN is *missing* for that row (the agent sent nothing); ``inf`` does
         not make a block missing, it makes it corrupted.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features laid out as this layout describes; NaN marks missing values.
+
+        Returns
+        -------
+        mask : ndarray of shape (n_samples, n_blocks), dtype=bool
+            True where the block of that row holds no NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_robust.base import check_blocks
+        >>> layout = check_blocks([2, 1], 3)
+        >>> layout.observed(np.array([[1.0, np.nan, 2.0], [1.0, 2.0, np.inf]]))
+        array([[False,  True],
+               [ True,  True]])
         """
         nan = np.isnan(np.asarray(X))
         return np.stack([~nan[:, ix].any(axis=1) for ix in self.indices], axis=1)
 
     def column_mask(self, block_mask):
-        """Expand a per-block mask ``(n_samples, n_blocks)`` to ``(n_samples, n_features)``."""
+        """Expand a per-block mask ``(n_samples, n_blocks)`` to ``(n_samples, n_features)``.
+
+        Parameters
+        ----------
+        block_mask : array-like of shape (n_samples, n_blocks)
+            One value per row and block, e.g. the output of :meth:`observed`.
+
+        Returns
+        -------
+        mask : ndarray of shape (n_samples, n_features)
+            Each block's value repeated over the block's columns (same dtype as
+            ``block_mask``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_robust.base import check_blocks
+        >>> layout = check_blocks([[0, 2], [1]], 3)
+        >>> layout.column_mask(np.array([[True, False]]))
+        array([[ True, False,  True]])
+        """
         return np.asarray(block_mask)[:, self.block_of_column]
 
 
@@ -647,6 +821,7 @@ def _fill_inference_doc(cls):
     return cls
 
 
+@_fill_inference_doc
 class BaseInferenceAdversary(
     OneToOneFeatureMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
 ):
@@ -660,7 +835,47 @@ class BaseInferenceAdversary(
     attacked copy. The input is never modified.
 
     Subclasses implement ``_attack(X, y, random_state, estimator)`` on a validated float copy
-    and may override ``_fit(X, y)`` to learn statistics of the clean data.
+    and may override ``_fit(X, y)`` to learn statistics of the clean data. Every subclass
+    takes the parameters declared in ``_parameter_constraints`` here (it extends that dict
+    with its own): ``blocks``, the block layout of the features (see :func:`check_blocks`),
+    ``agents``, the blocks the adversary controls (None for the last one), and
+    ``random_state``, passed to ``_attack`` as a ``numpy.random.RandomState``.
+
+    Attributes
+    ----------
+    {inference_attributes}
+
+    See Also
+    --------
+    is_adversary : True for instances of subclasses.
+    BasePoisoningAdversary : Adversaries that poison training updates instead.
+    sklearn_robust.adversaries.MissingBlocks : A subclass: the attacked blocks become NaN.
+
+    Examples
+    --------
+    A subclass only corrupts its private copy; the attacked columns are fitted by the base:
+
+    >>> import numpy as np
+    >>> from sklearn_robust.base import BaseInferenceAdversary
+    >>> class ZeroBlocks(BaseInferenceAdversary):
+    ...     def __init__(self, *, blocks=None, agents=None, random_state=None):
+    ...         self.blocks = blocks
+    ...         self.agents = agents
+    ...         self.random_state = random_state
+    ...
+    ...     def _attack(self, X, y, random_state, estimator):
+    ...         X[:, self.attacked_columns_] = 0.0
+    ...         return X
+    >>> X = np.arange(6, dtype=float).reshape(2, 3)
+    >>> attack = ZeroBlocks(blocks=[2, 1], agents=0).fit(X)
+    >>> attack.attacked_columns_
+    array([0, 1])
+    >>> attack.transform(X)
+    array([[0., 0., 2.],
+           [0., 0., 5.]])
+    >>> attack.fit_transform(X)  # training data pass through untouched
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
     """
 
     _estimator_type = "adversary"

@@ -24,7 +24,38 @@ from sklearn_robust.metrics import normalized_bias
 
 
 def default_estimators(eps=0.2):
-    """The estimators compared by default: RandEigen and every baseline, named."""
+    """The estimators compared by default: RandEigen and every baseline, named.
+
+    The estimators that take an assumed fraction of outliers get ``eps``: ``TrimmedMean``
+    trims ``eps`` at each end, ``Krum`` and ``MultiKrum`` assume ``eps`` byzantine rows, and
+    ``FilteringMean``, ``NoRegretMean`` and ``RandEigenMean`` assume a fraction ``eps`` of
+    corrupted rows. The others keep their defaults.
+
+    Parameters
+    ----------
+    eps : float, default=0.2
+        Assumed fraction of byzantine rows.
+
+    Returns
+    -------
+    estimators : dict of str to estimator
+        Unfitted estimators keyed by class name, the plain mean first and ``RandEigenMean``
+        last.
+
+    See Also
+    --------
+    default_adversaries : The attacks compared by default.
+    robust_mean_bias : The experiment that uses both.
+
+    Examples
+    --------
+    >>> from sklearn_robust.experiments import default_estimators
+    >>> estimators = default_estimators(eps=0.1)
+    >>> list(estimators)[:3]
+    ['SampleMean', 'CoordinateMedian', 'TrimmedMean']
+    >>> estimators["TrimmedMean"]
+    TrimmedMean(trim=0.1)
+    """
     return {
         "SampleMean": SampleMean(),
         "CoordinateMedian": CoordinateMedian(),
@@ -40,7 +71,33 @@ def default_estimators(eps=0.2):
 
 
 def default_adversaries(eps=0.2):
-    """No attack plus every poisoning adversary, each controlling a fraction ``eps``."""
+    """No attack plus every poisoning adversary, each controlling a fraction ``eps``.
+
+    Parameters
+    ----------
+    eps : float, default=0.2
+        Fraction of the rows every adversary controls (its ``n_byzantine``).
+
+    Returns
+    -------
+    adversaries : dict of str to adversary or None
+        ``"none"`` mapped to None (the honest rows are aggregated unchanged), then the
+        unfitted adversaries keyed by class name.
+
+    See Also
+    --------
+    default_estimators : The estimators compared by default.
+    robust_mean_bias : The experiment that uses both.
+
+    Examples
+    --------
+    >>> from sklearn_robust.experiments import default_adversaries
+    >>> adversaries = default_adversaries(eps=0.1)
+    >>> list(adversaries)
+    ['none', 'HiDRA', 'ALIE', 'IPM', 'SignFlip', 'GaussianNoise', 'ConstantShift']
+    >>> adversaries["ALIE"]
+    ALIE(n_byzantine=0.1)
+    """
     return {
         "none": None,
         "HiDRA": HiDRA(n_byzantine=eps),
@@ -53,7 +110,45 @@ def default_adversaries(eps=0.2):
 
 
 def make_honest_updates(n_samples, n_features, *, scale=1.0, random_state=None, dtype=np.float32):
-    """Synthetic honest updates: a common mean plus isotropic noise, both of std ``scale``."""
+    """Synthetic honest updates: a common mean plus isotropic noise, both of std ``scale``.
+
+    A mean vector ``m`` and the noise are standard normal draws; row ``i`` is
+    ``scale * (m + noise_i)``. The draws are made in float32 (then cast to ``dtype``), so
+    the same ``random_state`` gives the same values whatever ``dtype``.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows (clients).
+    n_features : int
+        Number of columns (coordinates of an update).
+    scale : float, default=1.0
+        Per-coordinate standard deviation of the mean and of the noise.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of ``numpy.random.default_rng``; None gives fresh draws at every call.
+    dtype : numpy dtype, default=numpy.float32
+        Dtype of the result.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The honest updates.
+
+    See Also
+    --------
+    robust_mean_bias : Aggregates these updates after poisoning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_robust.experiments import make_honest_updates
+    >>> X = make_honest_updates(100, 3, scale=2.0, random_state=0)
+    >>> X.shape, X.dtype
+    ((100, 3), dtype('float32'))
+    >>> X64 = make_honest_updates(100, 3, scale=2.0, random_state=0, dtype=np.float64)
+    >>> bool(np.array_equal(X, X64))
+    True
+    """
     rng = np.random.default_rng(random_state)
     mean = rng.standard_normal(n_features, dtype=np.float32)
     noise = rng.standard_normal((n_samples, n_features), dtype=np.float32)
@@ -169,7 +264,36 @@ def robust_mean_bias(
 
 
 def summarize_bias(rows, statistic="normalized_bias"):
-    """Median of ``statistic`` per (estimator, attack, scale) as a dict."""
+    """Median of ``statistic`` per (estimator, attack, scale) as a dict.
+
+    The median is taken over the seeds (over every row of a group).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Records as returned by :func:`robust_mean_bias`: each has ``"estimator"``,
+        ``"attack"``, ``"scale"`` and the ``statistic`` key.
+    statistic : str, default="normalized_bias"
+        Key of the value to summarize; it must be numeric in every row (``byzantine_kept``
+        and ``honest_removed`` are None for estimators without ``support_``).
+
+    Returns
+    -------
+    table : dict of tuple to float
+        ``(estimator, attack, scale) -> median``, in order of first appearance.
+
+    See Also
+    --------
+    format_bias_table : The same medians as plain-text tables.
+
+    Examples
+    --------
+    >>> from sklearn_robust.experiments import summarize_bias
+    >>> rows = [{"estimator": "mean", "attack": "none", "scale": 1.0, "seed": seed,
+    ...          "normalized_bias": bias} for seed, bias in enumerate([0.1, 0.3, 0.2])]
+    >>> summarize_bias(rows)
+    {('mean', 'none', 1.0): 0.2}
+    """
     groups = {}
     for row in rows:
         groups.setdefault((row["estimator"], row["attack"], row["scale"]), []).append(
@@ -179,7 +303,40 @@ def summarize_bias(rows, statistic="normalized_bias"):
 
 
 def format_bias_table(rows, statistic="normalized_bias"):
-    """Plain-text tables, one per scale: a line per estimator, a column per attack."""
+    """Plain-text tables, one per scale: a line per estimator, a column per attack.
+
+    Cells are the medians of :func:`summarize_bias`, with three decimals. Estimators,
+    attacks and scales appear in the order of ``rows``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Records as returned by :func:`robust_mean_bias`; every (estimator, attack, scale)
+        combination must be present.
+    statistic : str, default="normalized_bias"
+        Key of the value to tabulate (see :func:`summarize_bias`).
+
+    Returns
+    -------
+    text : str
+        The tables, separated by blank lines.
+
+    See Also
+    --------
+    summarize_bias : The medians as a dict.
+
+    Examples
+    --------
+    >>> from sklearn_robust.experiments import format_bias_table
+    >>> rows = [{"estimator": name, "attack": "none", "scale": 1.0, "seed": 0,
+    ...          "normalized_bias": bias} for name, bias in [("mean", 0.2), ("median", 0.05)]]
+    >>> print(format_bias_table(rows))
+    per-coordinate scale 1
+    estimator   none
+    ---------  -----
+    mean       0.200
+    median     0.050
+    """
     table = summarize_bias(rows, statistic)
     estimators = list(dict.fromkeys(row["estimator"] for row in rows))
     attacks = list(dict.fromkeys(row["attack"] for row in rows))

@@ -186,7 +186,32 @@ class AutoencoderNet(SeededNetMixin, NeuralNet):
         return kwargs
 
     def get_dataset(self, X, y=None):
-        """skorch's dataset of ``X`` (and ``y``) cast to float32."""
+        """Get the dataset of ``X`` (and ``y``) that is passed to the iterator, in float32.
+
+        As skorch's ``get_dataset``, except that numpy arrays, array-likes and tensors are
+        cast to float32 first (the dtype of the module's weights); a Dataset is used as it
+        is.
+
+        Parameters
+        ----------
+        X : input data compatible with ``skorch.dataset.Dataset``
+            numpy arrays, torch tensors, array-likes, or a Dataset.
+        y : target data compatible with ``skorch.dataset.Dataset``, default=None
+            The same types as ``X``; :meth:`fit` passes ``X`` itself.
+
+        Returns
+        -------
+        dataset : torch.utils.data.Dataset
+            The initialized dataset.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_robust.nets import AutoencoderNet
+        >>> X = np.zeros((10, 4))  # float64
+        >>> AutoencoderNet(module__latent_dim=2).get_dataset(X, X).X.dtype
+        dtype('float32')
+        """
         return super().get_dataset(_as_float32(X), _as_float32(y))
 
     def _record_width(self, X):
@@ -229,7 +254,40 @@ class AutoencoderNet(SeededNetMixin, NeuralNet):
         return super().fit(X, X, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Continue training on ``X`` (see :meth:`fit`)."""
+        """Continue training the autoencoder to reconstruct ``X``.
+
+        As skorch's ``partial_fit``: the net is initialised only if it is not yet (seeded
+        from ``random_state``, see :class:`SeededNetMixin`), then trained for ``max_epochs``
+        more epochs, the batch order continuing from the previous call. As in :meth:`fit`,
+        the target is ``X`` itself and ``n_features_in_`` is recorded.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Clean training features (no NaN or inf).
+        y : None
+            Ignored: the target is ``X`` itself.
+        classes : None
+            Ignored; present for scikit-learn compatibility (skorch does not use it).
+        **fit_params : dict
+            Passed to skorch's ``partial_fit`` (the module's ``forward`` and the
+            ``train_split`` call).
+
+        Returns
+        -------
+        self : AutoencoderNet
+            The net, trained further.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_robust.nets import AutoencoderNet
+        >>> X = np.random.RandomState(0).normal(size=(40, 4))
+        >>> net = AutoencoderNet(module__latent_dim=2, max_epochs=1, train_split=None,
+        ...                      random_state=0)
+        >>> len(net.partial_fit(X).partial_fit(X).history)  # one epoch per call
+        2
+        """
         X = self._record_width(X)
         return super().partial_fit(X, X, classes=classes, **fit_params)
 

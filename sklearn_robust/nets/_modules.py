@@ -115,15 +115,71 @@ class MLPAutoencoder(nn.Module):
         self.decoder = _mlp((latent_dim, *hidden[::-1], n_features), activation)
 
     def encode(self, x):
-        """Latent codes ``E(x)`` of a batch ``x`` of shape (n, n_features)."""
+        """Latent codes ``E(x)`` of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+            Inputs.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (n, latent_dim)
+            Latent codes.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_robust.nets import MLPAutoencoder
+        >>> MLPAutoencoder(6, 2, hidden_layer_sizes=(4,)).encode(torch.zeros(5, 6)).shape
+        torch.Size([5, 2])
+        """
         return self.encoder(x)
 
     def decode(self, z):
-        """Reconstructions ``D(z)`` of a batch of latent codes of shape (n, latent_dim)."""
+        """Reconstructions ``D(z)`` of a batch of latent codes.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (n, latent_dim)
+            Latent codes.
+
+        Returns
+        -------
+        x_hat : torch.Tensor of shape (n, n_features)
+            Reconstructions.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_robust.nets import MLPAutoencoder
+        >>> MLPAutoencoder(6, 2, hidden_layer_sizes=(4,)).decode(torch.zeros(5, 2)).shape
+        torch.Size([5, 6])
+        """
         return self.decoder(z)
 
     def forward(self, x):
-        """Reconstructions ``D(E(x))``."""
+        """Reconstructions ``D(E(x))`` of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+            Inputs.
+
+        Returns
+        -------
+        x_hat : torch.Tensor of shape (n, n_features)
+            ``self.decode(self.encode(x))``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_robust.nets import MLPAutoencoder
+        >>> ae = MLPAutoencoder(6, 2, hidden_layer_sizes=(4,))
+        >>> x = torch.ones(3, 6)
+        >>> bool(torch.equal(ae(x), ae.decode(ae.encode(x))))
+        True
+        """
         return self.decode(self.encode(x))
 
 
@@ -163,7 +219,25 @@ class MLPModule(nn.Module):
         self.layers = _mlp((n_features, *hidden, n_outputs), activation)
 
     def forward(self, x):
-        """Outputs (logits) of a batch ``x`` of shape (n, n_features)."""
+        """Outputs (logits) of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+            Inputs.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (n, n_outputs)
+            Outputs of the last linear layer (no activation after it).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_robust.nets import MLPModule
+        >>> MLPModule(10, 3).forward(torch.zeros(4, 10)).shape
+        torch.Size([4, 3])
+        """
         return self.layers(x)
 
 
@@ -248,7 +322,26 @@ class BlockEmbedderModule(nn.Module):
         self.head = MLPModule(sum(self.embedding_dims), n_classes, hidden_layer_sizes=head_hidden)
 
     def embed(self, x):
-        """Concatenated embeddings, shape (n, sum(embedding_dims)), in agent order."""
+        """Concatenated embeddings of the agents' blocks, in agent order.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+            Inputs holding every agent's columns (those listed in ``indices``).
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (n, sum(embedding_dims))
+            Agent ``k``'s extractor applied to its columns, for every ``k``, concatenated.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_robust.nets import BlockEmbedderModule
+        >>> module = BlockEmbedderModule([[0, 1], [2, 3, 4]], n_classes=3, embedding_dim=[4, 2])
+        >>> module.embed(torch.zeros(6, 5)).shape
+        torch.Size([6, 6])
+        """
         return torch.cat(
             [
                 extractor(x.index_select(1, getattr(self, f"index_{k}")))
@@ -258,5 +351,24 @@ class BlockEmbedderModule(nn.Module):
         )
 
     def forward(self, x):
-        """Logits of the fusion head, shape (n, n_classes)."""
+        """Logits of the fusion head on the concatenated embeddings.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+            Inputs holding every agent's columns (those listed in ``indices``).
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n, n_classes)
+            ``self.head(self.embed(x))``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_robust.nets import BlockEmbedderModule
+        >>> module = BlockEmbedderModule([[0, 1], [2, 3, 4]], n_classes=3)
+        >>> module(torch.zeros(6, 5)).shape
+        torch.Size([6, 3])
+        """
         return self.head(self.embed(x))

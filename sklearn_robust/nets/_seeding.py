@@ -141,8 +141,47 @@ class SeededNetMixin:
 
     Parameters
     ----------
+    *args
+        Positional arguments of the skorch class (``module`` first).
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation, the batch order and the validation split.
+    **kwargs
+        Keyword arguments of the skorch class (``criterion``, ``max_epochs``,
+        ``module__...``, ``iterator_train__...``, ...).
+
+    Attributes
+    ----------
+    seeds_ : dict of str to int
+        The seeds drawn at the last :meth:`initialize`, under ``"init"``, ``"train"`` and
+        ``"split"``.
+    train_generator_ : torch.Generator
+        Generator of the training batch order, seeded with ``seeds_["train"]``; it keeps
+        advancing from epoch to epoch (and across ``partial_fit`` calls).
+
+    See Also
+    --------
+    SeededNeuralNet, SeededNeuralNetClassifier : The mixin on skorch's two main nets.
+    make_torch_generator : The local generators it uses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skorch import NeuralNetRegressor
+    >>> from sklearn_robust.nets import MLPModule, SeededNetMixin
+    >>> class SeededRegressor(SeededNetMixin, NeuralNetRegressor):
+    ...     pass
+    >>> X = np.random.RandomState(0).normal(size=(32, 3)).astype(np.float32)
+    >>> y = X.sum(axis=1, keepdims=True)
+    >>> kw = dict(module=MLPModule, module__n_features=3, module__n_outputs=1, max_epochs=2,
+    ...           train_split=None, iterator_train__shuffle=True, verbose=0)
+    >>> global_state = torch.random.get_rng_state()
+    >>> a = SeededRegressor(**kw, random_state=0).fit(X, y)
+    >>> b = SeededRegressor(**kw, random_state=0).fit(X, y)
+    >>> bool(torch.equal(a.module_.layers[0].weight, b.module_.layers[0].weight))
+    True
+    >>> bool(torch.equal(torch.random.get_rng_state(), global_state))  # global RNG untouched
+    True
     """
 
     def __init__(self, *args, random_state=None, **kwargs):
@@ -162,7 +201,17 @@ class SeededNetMixin:
         return self.seeds_[name]
 
     def initialize(self):
-        """Draw the seeds from ``random_state``, then initialise the net as skorch does."""
+        """Draw the seeds from ``random_state``, then initialise the net as skorch does.
+
+        ``fit`` calls it (unless ``warm_start`` and already initialised); it sets
+        ``seeds_`` and a fresh ``train_generator_``, so that every fit with the same int
+        ``random_state`` starts from the same weights and batch order.
+
+        Returns
+        -------
+        self : object
+            The initialised net.
+        """
         self._draw_seeds()
         return super().initialize()
 
@@ -171,7 +220,18 @@ class SeededNetMixin:
         return self.get_params_for("module")
 
     def initialize_module(self):
-        """Build the module without the global RNG and initialise it from the seed."""
+        """Build the module without the global RNG and initialise it from the seed.
+
+        The module is instantiated (from its class and the ``module__`` parameters) while
+        torch's global RNG is forked, then every linear and convolution layer is drawn by
+        :func:`reset_linear_parameters` from ``seeds_["init"]``. A module given as an
+        instance, with no ``module__`` parameters, is used as it is, weights included.
+
+        Returns
+        -------
+        self : object
+            The net, with ``module_`` set.
+        """
         kwargs = self._module_kwargs()
         built_here = not isinstance(self.module, nn.Module) or bool(kwargs)
         with torch.random.fork_rng(devices=[]):
@@ -182,7 +242,42 @@ class SeededNetMixin:
         return self
 
     def get_iterator(self, dataset, training=False):
-        """skorch's iterator, with a local ``torch.Generator`` for every ``DataLoader``."""
+        """Get an iterator over the mini-batches of ``dataset``, without the global RNG.
+
+        As skorch's ``get_iterator``: the ``iterator_train__``/``iterator_valid__``
+        parameters are passed to the iterator, ``batch_size`` is used when they set none, and
+        a batch size of -1 means the whole dataset. The override: an iterator that is a
+        ``DataLoader`` class receives a local ``torch.Generator`` unless its parameters set a
+        ``generator``. For training it is ``train_generator_``, seeded from ``random_state``,
+        which orders the shuffled batches; otherwise it is a fresh default-seeded generator,
+        so that not even the loader's base seed is drawn from torch's global RNG.
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            Usually the output of ``get_dataset``, initialized with the data to iterate
+            over.
+        training : bool, default=False
+            Whether to use ``iterator_train`` (and its parameters) or ``iterator_valid``.
+
+        Returns
+        -------
+        iterator : iterable
+            An instantiated iterator (a ``DataLoader`` by default) over the mini-batches.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import torch
+        >>> from sklearn_robust.nets import MLPModule, SeededNeuralNet
+        >>> X = np.zeros((32, 3), dtype=np.float32)
+        >>> net = SeededNeuralNet(MLPModule, module__n_features=3, module__n_outputs=1,
+        ...                       criterion=torch.nn.MSELoss, batch_size=8,
+        ...                       iterator_train__shuffle=True, random_state=0).initialize()
+        >>> loader = net.get_iterator(net.get_dataset(X, X[:, :1]), training=True)
+        >>> len(loader), loader.generator is net.train_generator_
+        (4, True)
+        """
         prefix = "iterator_train" if training else "iterator_valid"
         iterator = self.iterator_train if training else self.iterator_valid
         kwargs = self.get_params_for(prefix)
@@ -206,7 +301,50 @@ class SeededNetMixin:
         return iterator(dataset, **kwargs)
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """skorch's split, with a seeded copy of an unseeded float ``ValidSplit``."""
+        """Get the internal training and validation datasets, with a seeded split.
+
+        As skorch's ``get_split_datasets``: the data are wrapped by ``get_dataset`` and split
+        by ``train_split`` (with no split and no validation set when it is None). The
+        override: when ``train_split`` is a ``ValidSplit`` with a float ``cv`` and no
+        ``random_state`` of its own, a copy of it seeded from ``seeds_["split"]`` does the
+        split, so that the same ``random_state`` holds out the same rows. ``train_split``
+        itself is not modified.
+
+        Parameters
+        ----------
+        X : input data compatible with ``skorch.dataset.Dataset``
+            numpy arrays, torch tensors, pandas DataFrame or Series, scipy sparse CSR
+            matrices, a dict or a list/tuple of those, or a Dataset.
+        y : target data compatible with ``skorch.dataset.Dataset``, default=None
+            The same types as ``X``; may be None when ``X`` is a Dataset that holds the
+            target. When None, it is not passed to ``train_split``.
+        **fit_params : dict
+            Additional parameters passed to the ``train_split`` call.
+
+        Returns
+        -------
+        dataset_train : torch.utils.data.Dataset
+            The training dataset.
+        dataset_valid : torch.utils.data.Dataset or None
+            The validation dataset, or None when ``train_split`` is None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import torch
+        >>> from skorch.dataset import ValidSplit
+        >>> from sklearn_robust.nets import MLPModule, SeededNeuralNet
+        >>> X = np.random.RandomState(0).normal(size=(32, 3)).astype(np.float32)
+        >>> y = X.sum(axis=1, keepdims=True)
+        >>> def held_out(seed):
+        ...     net = SeededNeuralNet(MLPModule, module__n_features=3, module__n_outputs=1,
+        ...                           criterion=torch.nn.MSELoss, train_split=ValidSplit(0.25),
+        ...                           random_state=seed).initialize()
+        ...     train, valid = net.get_split_datasets(X, y)
+        ...     return sorted(valid.indices.tolist())
+        >>> len(held_out(0)), held_out(0) == held_out(0)
+        (8, True)
+        """
         dataset = self.get_dataset(X, y)
         split = self.train_split
         if not split:
@@ -224,10 +362,12 @@ class SeededNeuralNet(SeededNetMixin, NeuralNet):
 
     Parameters
     ----------
-    *args, **kwargs
-        As for ``skorch.NeuralNet``.
+    *args
+        Positional arguments of ``skorch.NeuralNet`` (``module`` first).
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation, the batch order and the validation split.
+    **kwargs
+        Keyword arguments of ``skorch.NeuralNet``.
 
     Examples
     --------
@@ -252,10 +392,12 @@ class SeededNeuralNetClassifier(SeededNetMixin, NeuralNetClassifier):
 
     Parameters
     ----------
-    *args, **kwargs
-        As for ``skorch.NeuralNetClassifier``.
+    *args
+        Positional arguments of ``skorch.NeuralNetClassifier`` (``module`` first).
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation, the batch order and the validation split.
+    **kwargs
+        Keyword arguments of ``skorch.NeuralNetClassifier``.
 
     Examples
     --------
