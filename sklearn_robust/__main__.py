@@ -306,13 +306,39 @@ def _run_copur(parser, args):
           f"({time.perf_counter() - start:.0f} s).")
 
 
+def _federated_figure(rounds, path):
+    """Accuracy per round for up to four attacks side by side, one legend below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_robust.experiments import plot_federated_rounds
+
+    attacks = list(dict.fromkeys(rounds["attack"]))
+    preferred = [a for a in ("none", "sign flip", "IPM", "backdoor") if a in attacks]
+    shown = (preferred + [a for a in attacks if a not in preferred])[:4]
+    figure, axes = plt.subplots(
+        1, len(shown), figsize=(4.2 * len(shown), 4.2), squeeze=False, sharey=True
+    )
+    for ax, attack in zip(axes[0], shown):
+        plot_federated_rounds(rounds, attack, ax=ax)
+        ax.set_title(f"attack: {attack}")
+        ax.get_legend().remove()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize="small")
+    figure.suptitle("Test accuracy per round (mean over seeds)")
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def _run_federated(args):
     from sklearn_robust.experiments import (
         default_federated_aggregators,
         default_federated_attacks,
         federated_poisoning,
         format_federated_table,
-        plot_federated_rounds,
     )
 
     aggregators = default_federated_aggregators(args.byzantine_fraction)
@@ -343,23 +369,8 @@ def _run_federated(args):
     runs.to_csv(args.output / "federated_runs.csv", index=False)
     results.rounds.to_csv(args.output / "federated_rounds.csv", index=False)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = list(dict.fromkeys(runs["attack"]))[:4]
-    figure, axes = plt.subplots(
-        1, len(shown), figsize=(4.5 * len(shown), 4), squeeze=False, sharey=True
-    )
-    for ax, attack in zip(axes[0], shown):
-        plot_federated_rounds(results.rounds, attack, ax=ax)
-        ax.set_title(attack)
-    figure.suptitle("Test accuracy per round (mean over seeds)")
-    figure.tight_layout()
     png = args.output / "federated_rounds.png"
-    figure.savefig(png, dpi=120)
-    plt.close(figure)
+    _federated_figure(results.rounds, png)
     print(f"\nRuns written to {args.output / 'federated_runs.csv'}, per-round accuracy to "
           f"{args.output / 'federated_rounds.csv'}, plot to {png} "
           f"({time.perf_counter() - start:.0f} s).")
