@@ -15,6 +15,7 @@ from sklearn_robust.estimators._no_regret import NoRegretMean
 from sklearn_robust.estimators._rand_eigen import RandEigenMean, rand_eigen_mean
 from sklearn_robust.estimators._randomized_ablation import RandomizedAblationClassifier
 from sklearn_robust.estimators._randomized_smoothing import RandomizedSmoothingClassifier
+from sklearn_robust.estimators._robust_gradient import RobustGradientClassifier
 from sklearn_robust.estimators._sample_mean import SampleMean
 from sklearn_robust.estimators._trimmed_mean import TrimmedMean
 
@@ -35,6 +36,7 @@ __all__ = [
     "RandEigenMean",
     "RandomizedAblationClassifier",
     "RandomizedSmoothingClassifier",
+    "RobustGradientClassifier",
     "SampleMean",
     "TrimmedMean",
     "partition_clients",
