@@ -1,18 +1,14 @@
 """FederatedClassifier: FedAvg-style training with a pluggable robust aggregator."""
 
-import copy
-import inspect
 import numbers
 import time
 
 import numpy as np
 import torch
-from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
+from sklearn.utils.validation import validate_data
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
@@ -20,12 +16,15 @@ from tqdm.auto import tqdm
 from sklearn_robust.base import _resolve_n_byzantine
 from sklearn_robust.estimators._fusion_classifier import _encode_labels
 from sklearn_robust.estimators._rand_eigen import RandEigenMean
+from sklearn_robust.estimators._torch_classifier import (
+    _MAX_SEED,
+    _instantiate,
+    _load_vector,
+    _ModuleClassifierMixin,
+    _seeded_clone,
+)
 from sklearn_robust.nets import MLPModule
 from sklearn_robust.nets._seeding import make_torch_generator, reset_linear_parameters
-from sklearn_robust.nets._utils import batched_forward, torch_input
-
-_MAX_SEED = np.iinfo(np.int32).max
-_MODULE_PREFIX = "module__"
 
 
 def partition_clients(y, n_clients, *, partition="iid", dirichlet_alpha=0.5, random_state=None):
@@ -99,55 +98,7 @@ def partition_clients(y, n_clients, *, partition="iid", dirichlet_alpha=0.5, ran
     )
 
 
-def _is_module_param(name):
-    return name.startswith(_MODULE_PREFIX) and name != _MODULE_PREFIX
-
-
-def _load_vector(module, vector):
-    """Copy a flat vector into the module's parameters (copies: no views of ``vector``)."""
-    with torch.no_grad():
-        start = 0
-        for param in module.parameters():
-            param.copy_(vector[start : start + param.numel()].view_as(param))
-            start += param.numel()
-
-
-def _seeded_clone(estimator, rng):
-    """Clone ``estimator``; give it a fresh int seed when its ``random_state`` is None."""
-    estimator = clone(estimator)
-    if "random_state" in estimator.get_params(deep=False) and estimator.random_state is None:
-        estimator.set_params(random_state=int(rng.randint(_MAX_SEED)))
-    return estimator
-
-
-def _instantiate(module, kwargs, n_features, n_classes, owner):
-    """An initial global ``nn.Module`` from a class, an instance or a skorch net."""
-    if isinstance(module, NeuralNet):
-        if getattr(module, "initialized_", False):
-            return copy.deepcopy(module.module_), False
-        kwargs = {**module.get_params_for("module"), **kwargs}
-        module = module.module
-    if isinstance(module, nn.Module):
-        if kwargs:
-            raise ValueError(
-                f"{owner} got module__ parameters {sorted(kwargs)} for a module instance; "
-                "pass the module class instead so that they can be applied."
-            )
-        return copy.deepcopy(module), False
-    if isinstance(module, type) and issubclass(module, nn.Module):
-        accepted = inspect.signature(module).parameters
-        if "n_features" in accepted:
-            kwargs.setdefault("n_features", n_features)
-        if "n_outputs" in accepted:
-            kwargs.setdefault("n_outputs", n_classes)
-        return module(**kwargs), True
-    raise TypeError(
-        f"{owner}.module must be a torch.nn.Module class, a module instance or a skorch net; "
-        f"got {module!r}."
-    )
-
-
-class FederatedClassifier(ClassifierMixin, BaseEstimator):
+class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator):
     """Federated (FedAvg-style) training of a torch classifier with a robust aggregator.
 
     ``fit`` simulates federated learning on one machine. The training rows are split across
@@ -353,59 +304,7 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-        # Unknown keywords are kept aside and refused by fit (scikit-learn: no errors in
-        # __init__); module__* ones are parameters, like skorch's.
-        self._unknown_kwargs = sorted(k for k in kwargs if not _is_module_param(k))
-        for name, value in kwargs.items():
-            if _is_module_param(name):
-                setattr(self, name, value)
-
-    # -- parameters: module__* behave like constructor parameters (skorch's convention) ----
-
-    def _module_kwargs(self):
-        return {
-            name[len(_MODULE_PREFIX) :]: value
-            for name, value in vars(self).items()
-            if name.startswith(_MODULE_PREFIX)
-        }
-
-    def get_params(self, deep=True):
-        """Get the parameters, ``module__*`` ones included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of the aggregator and adversary.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = super().get_params(deep=deep)
-        params.update(
-            {_MODULE_PREFIX + name: value for name, value in self._module_kwargs().items()}
-        )
-        return params
-
-    def set_params(self, **params):
-        """Set the parameters, ``module__*`` ones included.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : FederatedClassifier
-            The estimator.
-        """
-        for name in [name for name in params if _is_module_param(name)]:
-            setattr(self, name, params.pop(name))
-        if params:
-            super().set_params(**params)
-        return self
+        self._set_module_kwargs(kwargs)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -581,11 +480,7 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
         self : FederatedClassifier
             The fitted classifier.
         """
-        if getattr(self, "_unknown_kwargs", None):
-            raise TypeError(
-                f"{type(self).__name__} got unexpected parameters {self._unknown_kwargs}; "
-                f"extra parameters must be module parameters named '{_MODULE_PREFIX}<name>'."
-            )
+        self._check_unknown_kwargs()
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         self.classes_, y_encoded = _encode_labels(self, y)
         if (X_val is None) != (y_val is None):
@@ -697,60 +592,3 @@ class FederatedClassifier(ClassifierMixin, BaseEstimator):
         _load_vector(module, global_vector)
         for buffer, value in zip(module.buffers(), global_buffers):
             buffer.copy_(value)
-
-    # -- prediction --------------------------------------------------------------------------
-
-    def _logits(self, X):
-        """Logits of the global model for validated rows ``X`` (numpy, float32 batches)."""
-        module = self.module_
-        return batched_forward(module, np.asarray(X, dtype=np.float32), module, 4096)
-
-    def predict_proba(self, X):
-        """Class probabilities of the global model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input rows.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Softmax of the logits (float64), columns ordered like ``classes_``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        return softmax(self._logits(X).astype(np.float64), axis=1)
-
-    def predict(self, X):
-        """Predicted class labels of the global model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input rows.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            The class of largest probability.
-        """
-        proba = self.predict_proba(X)  # checks that the classifier is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def _torch_forward(self, X):
-        """Logits of the global model for a floating tensor ``X``, differentiably.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n_samples, n_features)
-            Inputs (any floating dtype and device; cast inside).
-
-        Returns
-        -------
-        logits : torch.Tensor of shape (n_samples, n_classes)
-            Logits on the model's device, columns ordered like ``classes_``.
-        """
-        check_is_fitted(self)
-        module = self.module_.eval()
-        return module(torch_input(X, module, self.n_features_in_, type(self).__name__))

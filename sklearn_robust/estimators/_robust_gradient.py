@@ -5,29 +5,27 @@ import time
 
 import numpy as np
 import torch
-from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
-from sklearn_robust.estimators._federated import (
-    _MAX_SEED,
-    _MODULE_PREFIX,
-    _instantiate,
-    _is_module_param,
-    _load_vector,
-    _seeded_clone,
-)
 from sklearn_robust.estimators._fusion_classifier import _encode_labels
 from sklearn_robust.estimators._rand_eigen import RandEigenMean
+from sklearn_robust.estimators._torch_classifier import (
+    _MAX_SEED,
+    _instantiate,
+    _load_vector,
+    _ModuleClassifierMixin,
+    _seeded_clone,
+)
 from sklearn_robust.nets import MLPModule
 from sklearn_robust.nets._seeding import make_torch_generator, reset_linear_parameters
-from sklearn_robust.nets._utils import batched_forward, module_device_dtype, torch_input
+from sklearn_robust.nets._utils import module_device_dtype
 
 
 def _epoch_batches(n_samples, batch_size, generator):
@@ -68,7 +66,7 @@ def _check_per_sample_module(module, owner):
             )
 
 
-class RobustGradientClassifier(ClassifierMixin, BaseEstimator):
+class RobustGradientClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator):
     """Centralized training of a torch classifier with a robust mean of per-sample gradients.
 
     A defense against data poisoning (backdoor triggers, flipped labels): ``fit`` runs
@@ -246,59 +244,7 @@ class RobustGradientClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-        # Unknown keywords are kept aside and refused by fit (scikit-learn: no errors in
-        # __init__); module__* ones are parameters, like skorch's.
-        self._unknown_kwargs = sorted(k for k in kwargs if not _is_module_param(k))
-        for name, value in kwargs.items():
-            if _is_module_param(name):
-                setattr(self, name, value)
-
-    # -- parameters: module__* behave like constructor parameters (skorch's convention) ----
-
-    def _module_kwargs(self):
-        return {
-            name[len(_MODULE_PREFIX) :]: value
-            for name, value in vars(self).items()
-            if name.startswith(_MODULE_PREFIX)
-        }
-
-    def get_params(self, deep=True):
-        """Get the parameters, ``module__*`` ones included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of the aggregator.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = super().get_params(deep=deep)
-        params.update(
-            {_MODULE_PREFIX + name: value for name, value in self._module_kwargs().items()}
-        )
-        return params
-
-    def set_params(self, **params):
-        """Set the parameters, ``module__*`` ones included.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : RobustGradientClassifier
-            The estimator.
-        """
-        for name in [name for name in params if _is_module_param(name)]:
-            setattr(self, name, params.pop(name))
-        if params:
-            super().set_params(**params)
-        return self
+        self._set_module_kwargs(kwargs)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -318,11 +264,7 @@ class RobustGradientClassifier(ClassifierMixin, BaseEstimator):
         self : RobustGradientClassifier
             The fitted classifier.
         """
-        if getattr(self, "_unknown_kwargs", None):
-            raise TypeError(
-                f"{type(self).__name__} got unexpected parameters {self._unknown_kwargs}; "
-                f"extra parameters must be module parameters named '{_MODULE_PREFIX}<name>'."
-            )
+        self._check_unknown_kwargs()
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         self.classes_, y_encoded = _encode_labels(self, y)
         rng = check_random_state(self.random_state)
@@ -420,60 +362,3 @@ class RobustGradientClassifier(ClassifierMixin, BaseEstimator):
         self.aggregator_ = aggregator
         self.n_dropped_ = n_dropped if reports_support else None
         _load_vector(module, vector)
-
-    # -- prediction --------------------------------------------------------------------------
-
-    def _logits(self, X):
-        """Logits of the trained model for validated rows ``X`` (numpy, float32 batches)."""
-        module = self.module_
-        return batched_forward(module, np.asarray(X, dtype=np.float32), module, 4096)
-
-    def predict_proba(self, X):
-        """Class probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input rows.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Softmax of the logits (float64), columns ordered like ``classes_``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        return softmax(self._logits(X).astype(np.float64), axis=1)
-
-    def predict(self, X):
-        """Predicted class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input rows.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            The class of largest probability.
-        """
-        proba = self.predict_proba(X)  # checks that the classifier is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def _torch_forward(self, X):
-        """Logits of the trained model for a floating tensor ``X``, differentiably.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n_samples, n_features)
-            Inputs (any floating dtype and device; cast inside).
-
-        Returns
-        -------
-        logits : torch.Tensor of shape (n_samples, n_classes)
-            Logits on the model's device, columns ordered like ``classes_``.
-        """
-        check_is_fitted(self)
-        module = self.module_.eval()
-        return module(torch_input(X, module, self.n_features_in_, type(self).__name__))
