@@ -473,3 +473,57 @@ def test_raw_agents_to_prediction_in_one_pipeline():
     clean = pipe.set_params(attack="passthrough").score(X_test, y_test)
     assert clean > 0.85
     assert attacked > 0.5  # unsecured and manifold projection: below 0.1 on this attack
+
+
+# --------------------------------------------------------------------------------------------
+# output="replace": clean blocks pass through, only missing / corrupted ones are rebuilt
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replacing(subspace):
+    X_train, _, copur, _ = subspace
+    return clone(copur).set_params(output="replace").fit(X_train)
+
+
+@pytest.mark.parametrize("kind", ["flip", "huge"])
+def test_replace_keeps_clean_blocks_and_rebuilds_the_others(subspace, replacing, kind):
+    _, X_test, copur, _ = subspace
+    H, attacked, missing = _corrupt(X_test, kind)
+    out, details = replacing.purify(H, return_details=True)
+    trusted = replacing.layout_.column_mask(details.observed & ~details.corrupted)
+    # Blocks judged clean are returned bit for bit; the others are D(E(l^)).
+    np.testing.assert_array_equal(out[trusted], H[trusted])
+    np.testing.assert_allclose(out[~trusted], copur.purify(H)[~trusted], rtol=1e-6, atol=1e-9)
+    assert np.isfinite(out).all()
+    assert _relative_error(out, X_test).max() <= 1e-2
+    assert replacing.layout_.column_mask(attacked | missing)[~trusted].all()
+
+
+def test_replace_fit_transform_returns_clean_rows_unchanged(subspace):
+    X_train, _, _, _ = subspace
+    X = X_train[:50].copy()
+    X[0, :WIDTH] = np.nan  # an incomplete row is purified
+    replacing = CoPurTransformer(
+        blocks=N_BLOCKS, autoencoder=_exact_autoencoder(), output="replace", random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = replacing.fit(X_train).fit_transform(X_train[:200])
+    np.testing.assert_array_equal(out, X_train[:200])
+    filled = replacing.transform(X)
+    np.testing.assert_array_equal(filled[1:], X[1:])
+    assert np.isfinite(filled[0]).all()
+    assert _relative_error(filled[:1], X_train[:1])[0] <= 1e-2
+
+
+def test_replace_output_is_differentiable_for_white_box_attacks(replacing, subspace):
+    _, X_test, _, _ = subspace
+    X = torch.as_tensor(X_test[:4], dtype=torch.float32).requires_grad_(True)
+    out = replacing._torch_forward(X)
+    np.testing.assert_allclose(out.detach().numpy(), X_test[:4], rtol=1e-5, atol=1e-5)
+    out[:, 0].sum().backward()
+    # Clean rows pass through: the gradient is exactly the identity's.
+    expected = np.zeros_like(X_test[:4])
+    expected[:, 0] = 1.0
+    np.testing.assert_allclose(X.grad.numpy(), expected, atol=1e-6)
