@@ -1,9 +1,11 @@
-"""BlockEmbedder: the agents' local feature extractors, trained jointly (vertical FL)."""
+"""BlockEmbedder: the agents' local feature extractors, trained jointly (vertical FL) or locally."""
 
 import numbers
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
@@ -20,13 +22,27 @@ from sklearn_robust.nets._utils import batched_forward, fit_classifier_net, torc
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _training_groups(n_blocks, training):
+    """The agents trained together by each net: all of them (joint), or one each (local)."""
+    if training == "joint":
+        return [list(range(n_blocks))]
+    return [[k] for k in range(n_blocks)]
+
+
+def _concat_embed(modules, x):
+    """Concatenated ``embed`` outputs of ``modules`` (in their order) on one input batch."""
+    return torch.cat([module.embed(x) for module in modules], dim=1)
+
+
 class BlockEmbedder(TransformerMixin, BaseEstimator):
-    """Per-agent feature extractors trained jointly with a fusion head (vertical FL).
+    """Per-agent feature extractors, trained jointly with a fusion head (vertical FL) or locally.
 
     Each agent ``k`` owns the columns of block ``k`` and a local network mapping them to an
-    embedding of width ``embedding_dim``; a fusion head classifies the concatenated
-    embeddings. ``fit`` trains all of them end to end on the labels, as agents and server do
-    in vertical federated learning. ``transform`` returns the concatenated embeddings, the
+    embedding of width ``embedding_dim``. With ``training="joint"``, a fusion head classifies
+    the concatenated embeddings and ``fit`` trains all of them end to end on the labels, as
+    agents and server do in vertical federated learning. With ``training="local"``, each
+    agent trains its extractor with a classification head of its own on the labels,
+    independently of the other agents. ``transform`` returns the concatenated embeddings, the
     features ``h = [h_1, ..., h_M]`` a CoPur fusion center receives: the next step uses
     ``blocks=embedder.blocks_out_``.
 
@@ -46,9 +62,17 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         Hidden widths of each local extractor (ReLU between layers); ``()`` gives one linear
         layer followed by ``activation``.
     head_hidden_layer_sizes : tuple of int, default=()
-        Hidden widths of the fusion head used in training; ``()`` gives a linear head.
+        Hidden widths of the classification head used in training (the fusion head, or each
+        agent's own head with ``training="local"``); ``()`` gives a linear head.
     activation : {"relu", "identity", "tanh", "leaky_relu"}, default="relu"
         Activation applied to each embedding.
+    training : {"joint", "local"}, default="joint"
+        How the extractors learn. ``"joint"``: all agents' extractors are trained end to end
+        through one fusion head on the concatenated embeddings, so each embedding is shaped
+        by what the others already provide. ``"local"``: agent ``k``'s extractor and a head
+        of its own are trained on agent ``k``'s columns and the labels only, so each
+        embedding alone must predict the label; the agents' nets are seeded one after the
+        other from ``random_state`` and do not depend on the other agents' data.
     lr : float, default=1e-3
         Learning rate of Adam.
     max_epochs : int, default=100
@@ -67,7 +91,8 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
     device : str or torch.device, default="cpu"
         Torch device of the networks. Inputs and outputs stay numpy on the CPU.
     random_state : int, RandomState instance or None, default=None
-        Seed of the initialisation, the batch order and the validation split.
+        Seed of the initialisation, the batch order and the validation split (one seed drawn
+        per net, in agent order with ``training="local"``).
     verbose : int, default=0
         skorch's epoch log when positive.
 
@@ -77,9 +102,12 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         Validated block layout of the raw features.
     classes_ : ndarray of shape (n_classes,)
         Class labels seen during :meth:`fit`.
-    net_ : SeededNeuralNetClassifier
-        The fitted skorch net; its ``module_`` is a
-        :class:`~sklearn_robust.nets.BlockEmbedderModule`.
+    nets_ : list of SeededNeuralNetClassifier
+        The fitted skorch nets. Each ``module_`` is a
+        :class:`~sklearn_robust.nets.BlockEmbedderModule` reading its agents' columns of the
+        full input: one net over all agents with ``training="joint"``, one net per agent, in
+        agent order, with ``training="local"``. The embeddings are their ``module_.embed``
+        outputs, concatenated in this order.
     blocks_out_ : list of int
         Width of each agent's embedding block in the output, in agent order.
     n_features_out_ : int
@@ -106,7 +134,17 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
       read as a corrupted agent.
 
     NaN appears in the output only for missing agents. In :meth:`fit`, rows with a missing
-    block are not used; inf is refused.
+    block are not used (with ``training="local"``, agent ``k`` trains on the rows where its
+    own block is observed); inf is refused.
+
+    Joint or local training. Jointly trained extractors specialise: each agent encodes what
+    the others do not, which suits a clean fusion center. Locally trained ones are redundant
+    across agents, which is what a purification downstream needs to rebuild a missing or
+    flipped agent from the others. Measured on the digits split into 4 polyphase agents
+    (agent ``(a, b)`` sees pixels ``(2i + a, 2j + b)``, the digit at half resolution), with
+    :class:`~sklearn_robust.estimators.CoPurTransformer` downstream: with locally trained
+    embeddings a missing or flipped agent can be reconstructed from the others; with
+    jointly trained ones it cannot.
 
     Examples
     --------
@@ -130,6 +168,7 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions({"relu", "identity", "tanh", "leaky_relu"})],
+        "training": [StrOptions({"joint", "local"})],
         **_TRAINING_CONSTRAINTS,
     }
 
@@ -141,6 +180,7 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         hidden_layer_sizes=(),
         head_hidden_layer_sizes=(),
         activation="relu",
+        training="joint",
         lr=1e-3,
         max_epochs=100,
         batch_size=128,
@@ -157,6 +197,7 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.head_hidden_layer_sizes = head_hidden_layer_sizes
         self.activation = activation
+        self.training = training
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -189,13 +230,13 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train the local extractors and the fusion head on labels ``y``.
+        """Train the local extractors and their classification head(s) on labels ``y``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Raw features of all agents. Rows with NaN (a missing agent) are not used; inf is
-            refused.
+            Raw features of all agents. Rows with NaN (a missing agent) are not used by the
+            nets of that agent (with ``training="joint"``, not at all); inf is refused.
         y : array-like of shape (n_samples,)
             Class labels, at least two distinct ones.
 
@@ -211,33 +252,50 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         dims = self._embedding_dims(layout.n_blocks)
         hidden = _check_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
         head_hidden = _check_sizes("head_hidden_layer_sizes", self.head_hidden_layer_sizes)
-        complete = ~np.isnan(X).any(axis=1)
-        if not complete.any():
-            raise ValueError(
-                f"{type(self).__name__} trains on rows where every agent is observed, but all "
-                f"{X.shape[0]} rows of X contain NaN. Provide complete training rows."
-            )
-        X_train = X[complete] if not complete.all() else X
-        classes, y_encoded = _encode_labels(self, y[complete])
+        groups = _training_groups(layout.n_blocks, self.training)
+        observed = layout.observed(X)
+        # The rows each net trains on: those where all of its agents are observed. A net's
+        # module reads its agents' columns only, so NaN of other agents in them is never read.
+        rows = [observed[:, group].all(axis=1) for group in groups]
+        for group, used in zip(groups, rows):
+            if not used.any():
+                who = "every agent is" if len(groups) == 1 else f"agent {group[0]} is"
+                raise ValueError(
+                    f"{type(self).__name__}(training={self.training!r}) trains on rows where "
+                    f"{who} observed, but all {X.shape[0]} rows of X have NaN there. Provide "
+                    "complete training rows."
+                )
+        labelled = np.logical_or.reduce(rows)
+        classes, y_encoded = _encode_labels(self, y[labelled])
+        y_all = np.zeros(X.shape[0], dtype=np.int64)  # class indices; rows never used stay 0
+        y_all[labelled] = y_encoded
+        rng = check_random_state(self.random_state)
         self.layout_ = layout
         self.classes_ = classes
-        self.net_ = fit_classifier_net(
-            X_train.astype(np.float32, copy=False),
-            y_encoded,
-            module=BlockEmbedderModule,
-            module_kwargs={
-                "indices": [ix.tolist() for ix in layout.indices],
-                "n_classes": classes.size,
-                "embedding_dim": dims,
-                "hidden_layer_sizes": hidden,
-                "activation": self.activation,
-                "head_hidden_layer_sizes": head_hidden,
-            },
-            **_training_kwargs(self, self.random_state),
-        )
+        self.nets_ = [
+            fit_classifier_net(
+                (X[used] if not used.all() else X).astype(np.float32, copy=False),
+                y_all[used],
+                module=BlockEmbedderModule,
+                module_kwargs={
+                    "indices": [layout.indices[k].tolist() for k in group],
+                    "n_classes": classes.size,
+                    "embedding_dim": [dims[k] for k in group],
+                    "hidden_layer_sizes": hidden,
+                    "activation": self.activation,
+                    "head_hidden_layer_sizes": head_hidden,
+                },
+                **_training_kwargs(self, rng),
+            )
+            for group, used in zip(groups, rows)
+        ]
         self.blocks_out_ = dims
         self.n_features_out_ = int(sum(dims))
         return self
+
+    def _modules(self):
+        """The fitted ``BlockEmbedderModule``s of :attr:`nets_`, as one ``nn.ModuleList``."""
+        return torch.nn.ModuleList(net.module_ for net in self.nets_)
 
     def transform(self, X):
         """Embed every agent's block; missing agents give NaN embedding blocks.
@@ -263,8 +321,10 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         # A new float32 array: missing values become 0 (masked out below) and values beyond
         # the float32 range are clipped to it (inf included), so the cast never warns.
         X32 = np.clip(np.nan_to_num(X, nan=0.0), -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
-        module = self.net_.module_
-        H = batched_forward(module.embed, X32, module, self.batch_size).astype(X.dtype)
+        modules = self._modules()
+        H = batched_forward(
+            lambda x: _concat_embed(modules, x), X32, modules, self.batch_size
+        ).astype(X.dtype)
         out_block = np.repeat(np.arange(self.layout_.n_blocks), self.blocks_out_)
         H = np.where(np.isnan(H), np.inf, H)  # overflow of corrupted input: inf, never NaN
         H[~observed[:, out_block]] = np.nan
@@ -309,6 +369,7 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
             Concatenated embeddings on the network's device.
         """
         check_is_fitted(self)
-        module = self.net_.module_
-        module.eval()
-        return module.embed(torch_input(X, module, self.n_features_in_, type(self).__name__))
+        modules = self._modules()
+        modules.eval()
+        x = torch_input(X, modules, self.n_features_in_, type(self).__name__)
+        return _concat_embed(modules, x)
