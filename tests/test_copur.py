@@ -527,3 +527,31 @@ def test_replace_output_is_differentiable_for_white_box_attacks(replacing, subsp
     expected = np.zeros_like(X_test[:4])
     expected[:, 0] = 1.0
     np.testing.assert_allclose(X.grad.numpy(), expected, atol=1e-6)
+
+
+def test_redundant_agents_flip_costs_under_five_points():
+    # Issue 3, acceptance 2 in small: polyphase agents (each sees the whole digit at half
+    # resolution), locally trained embedders, CoPur passing clean blocks through. A flipped
+    # agent then costs a few points, where the unsecured fusion center collapses.
+    digits = load_digits_agents(n_agents=4, split="polyphase")
+    X_train, X_test, y_train, y_test = train_test_split(
+        digits.data / 16.0, digits.target, test_size=0.3, random_state=0, stratify=digits.target
+    )
+    embedder = BlockEmbedder(
+        blocks=digits.blocks, embedding_dim=8, lr=1e-2, max_epochs=60, training="local",
+        random_state=0,
+    ).fit(X_train, y_train)
+    H_train, H_test = embedder.transform(X_train), embedder.transform(X_test)
+    flip = FeatureFlip(blocks=4, agents=[1], amplification=10).fit(H_train)
+    H_flip = flip.transform(H_test)
+    scores = {}
+    for name, defense in {
+        "unsecured": SimpleImputer(),
+        "copur": CoPurTransformer(blocks=4, output="replace", random_state=0),
+    }.items():
+        model = _fusion(defense).fit(H_train, y_train)
+        scores[name] = (model.score(H_test, y_test), model.score(H_flip, y_test))
+    clean, attacked = scores["copur"]
+    assert clean > 0.93, scores
+    assert attacked >= clean - 0.06, scores
+    assert attacked >= scores["unsecured"][1] + 0.5, scores

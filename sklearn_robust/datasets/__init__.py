@@ -6,8 +6,9 @@
 * :func:`load_extrasensory` and :func:`load_nus_wide` -- the CoPur paper's real datasets,
   read from the files a user downloads.
 
-Every function returns ``blocks``, a list of block widths accepted by the ``blocks``
-parameter of every block-aware object (see :func:`sklearn_robust.base.check_blocks`).
+Every function returns ``blocks``, a list of block widths (or, for
+``load_digits_agents(split="polyphase")``, of each agent's column indices) accepted by the
+``blocks`` parameter of every block-aware object (see :func:`sklearn_robust.base.check_blocks`).
 """
 
 from sklearn_robust.datasets._digits import load_digits_agents
