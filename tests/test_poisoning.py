@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _equivariance import assert_equivariant, equivariance_case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
@@ -316,24 +317,6 @@ def test_bad_attack_parameters(adversary, match):
 # ---------------------------------------------------------------- equivariance
 
 
-def _equivariance_case(data):
-    seed = data.draw(st.integers(0, 2**16), label="seed")
-    n = data.draw(st.integers(3, 12), label="n")
-    d = data.draw(st.integers(1, 8), label="d")
-    f = data.draw(st.integers(1, n - 1), label="f")
-    knowledge = data.draw(st.sampled_from(["full", "partial"]), label="knowledge")
-    rng = np.random.RandomState(seed)
-    X = rng.normal(loc=rng.normal(size=d), scale=rng.uniform(0.1, 3, size=d), size=(n, d))
-    return X, f, knowledge, d, rng
-
-
-def _assert_equivariant(adv, X, c, b):
-    Xp = clone(adv).fit_poison(X)
-    Xt = clone(adv).fit_poison(c * X + b)
-    atol = 1e-9 * (abs(c) * np.max(np.abs(Xp)) + np.max(np.abs(b)) + 1e-300)
-    np.testing.assert_allclose(Xt, c * Xp + b, rtol=1e-8, atol=atol)
-
-
 @settings(max_examples=25, deadline=None)
 @given(
     data=st.data(),
@@ -343,7 +326,7 @@ def _assert_equivariant(adv, X, c, b):
 )
 def test_scale_translation_equivariance(data, c, b_scale, kind):
     """fit_poison(c X + b) == c fit_poison(X) + b for c > 0."""
-    X, f, knowledge, d, rng = _equivariance_case(data)
+    X, f, knowledge, d, rng = equivariance_case(data)
     b = b_scale * rng.normal(size=d)
     if kind == "ALIE":
         adv = ALIE(n_byzantine=f, knowledge=knowledge)
@@ -361,7 +344,7 @@ def test_scale_translation_equivariance(data, c, b_scale, kind):
         known = X[-f:] if knowledge == "partial" else X
         t = rng.uniform(-0.5, 3.0)
         b = t * c * known.mean(axis=0)
-    _assert_equivariant(adv, X, c, b)
+    assert_equivariant(adv, X, c, b)
 
 
 @settings(max_examples=25, deadline=None)
@@ -373,7 +356,7 @@ def test_scale_translation_equivariance(data, c, b_scale, kind):
 )
 def test_scale_equivariance_any_sign(data, c, negative, kind):
     """IPM, SignFlip and HiDRA: fit_poison(c X) == c fit_poison(X) for any c != 0."""
-    X, f, knowledge, d, rng = _equivariance_case(data)
+    X, f, knowledge, d, rng = equivariance_case(data)
     c = -c if negative else c
     if kind == "IPM":
         adv = IPM(n_byzantine=f, knowledge=knowledge, epsilon=0.7)
@@ -381,7 +364,7 @@ def test_scale_equivariance_any_sign(data, c, negative, kind):
         adv = SignFlip(n_byzantine=f, scale=2.0)
     else:
         adv = HiDRA(n_byzantine=f, knowledge=knowledge, chunk_size=int(rng.randint(1, d + 1)))
-    _assert_equivariant(adv, X, c, np.zeros(d))
+    assert_equivariant(adv, X, c, np.zeros(d))
 
 
 def test_ipm_sign_flip_hidra_are_not_translation_equivariant():

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _equivariance import assert_equivariant, equivariance_case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -395,36 +396,19 @@ def test_bad_parameters(adversary, match):
 
 
 # ---------------------------------------------------------------- equivariance
-
-
-def _equivariance_case(data):
-    seed = data.draw(st.integers(0, 2**16), label="seed")
-    n = data.draw(st.integers(3, 12), label="n")
-    d = data.draw(st.integers(1, 8), label="d")
-    f = data.draw(st.integers(1, n - 1), label="f")
-    knowledge = data.draw(st.sampled_from(["full", "partial"]), label="knowledge")
-    rng = np.random.RandomState(seed)
-    X = rng.normal(loc=rng.normal(size=d), scale=rng.uniform(0.1, 3, size=d), size=(n, d))
-    return X, f, knowledge, d, rng
-
-
-def _assert_equivariant(adv, X, c, b):
-    Xp = clone(adv).fit_poison(X)
-    Xt = clone(adv).fit_poison(c * X + b)
-    # a search decision flipped by rounding moves gamma by at most 2 tol (tol = 1e-10 here)
-    atol = 1e-8 * (abs(c) * np.max(np.abs(Xp)) + np.max(np.abs(b)) + 1e-300)
-    np.testing.assert_allclose(Xt, c * Xp + b, rtol=1e-8, atol=atol)
+# A search decision flipped by rounding moves gamma by at most 2 tol (tol = 1e-10 here),
+# hence the looser relative tolerance.
 
 
 @settings(max_examples=25, deadline=None)
 @given(data=st.data(), c=st.floats(0.01, 100.0), b_scale=st.floats(0.0, 100.0))
 def test_std_perturbation_is_scale_and_translation_equivariant(data, c, b_scale):
     """perturbation="std": fit_poison(c X + b) == c fit_poison(X) + b for c > 0."""
-    X, f, knowledge, d, rng = _equivariance_case(data)
+    X, f, knowledge, d, rng = equivariance_case(data)
     b = b_scale * rng.normal(size=d)
     cls = data.draw(st.sampled_from([MinMax, MinSum]), label="cls")
     adv = cls(n_byzantine=f, knowledge=knowledge, tol=1e-10)
-    _assert_equivariant(adv, X, c, b)
+    assert_equivariant(adv, X, c, b, rel=1e-8)
 
 
 @settings(max_examples=25, deadline=None)
@@ -436,22 +420,22 @@ def test_std_perturbation_is_scale_and_translation_equivariant(data, c, b_scale)
 )
 def test_unit_vec_and_sign_are_scale_equivariant_any_sign(data, c, negative, perturbation):
     """unit_vec and sign: fit_poison(c X) == c fit_poison(X) for any c != 0."""
-    X, f, knowledge, d, _ = _equivariance_case(data)
+    X, f, knowledge, d, _ = equivariance_case(data)
     cls = data.draw(st.sampled_from([MinMax, MinSum]), label="cls")
     adv = cls(n_byzantine=f, knowledge=knowledge, perturbation=perturbation, tol=1e-10)
-    _assert_equivariant(adv, X, -c if negative else c, np.zeros(d))
+    assert_equivariant(adv, X, -c if negative else c, np.zeros(d), rel=1e-8)
 
 
 @settings(max_examples=25, deadline=None)
 @given(data=st.data(), c=st.floats(0.01, 100.0), negative=st.booleans())
 def test_krum_attack_is_scale_equivariant(data, c, negative):
     """KrumAttack: c > 0 always; c < 0 too when epsilon = 0 (the ball is drawn, not flipped)."""
-    X, f, knowledge, d, rng = _equivariance_case(data)
+    X, f, knowledge, d, rng = equivariance_case(data)
     epsilon = 0.0 if negative else 1e-3
     adv = KrumAttack(
         n_byzantine=f, knowledge=knowledge, epsilon=epsilon, random_state=int(rng.randint(1000))
     )
-    _assert_equivariant(adv, X, -c if negative else c, np.zeros(d))
+    assert_equivariant(adv, X, -c if negative else c, np.zeros(d), rel=1e-8)
 
 
 def test_powers_of_two_scale_exactly():

@@ -1,0 +1,25 @@
+"""Shared by the poisoning tests: random cases and the equivariance assertion."""
+
+import numpy as np
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+
+def equivariance_case(data):
+    """Draw honest rows X (n x d), a byzantine count f, a knowledge mode and a generator."""
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    n = data.draw(st.integers(3, 12), label="n")
+    d = data.draw(st.integers(1, 8), label="d")
+    f = data.draw(st.integers(1, n - 1), label="f")
+    knowledge = data.draw(st.sampled_from(["full", "partial"]), label="knowledge")
+    rng = np.random.RandomState(seed)
+    X = rng.normal(loc=rng.normal(size=d), scale=rng.uniform(0.1, 3, size=d), size=(n, d))
+    return X, f, knowledge, d, rng
+
+
+def assert_equivariant(adv, X, c, b, rel=1e-9):
+    """``fit_poison(c * X + b) == c * fit_poison(X) + b``, to ``rel`` of the magnitudes."""
+    Xp = clone(adv).fit_poison(X)
+    Xt = clone(adv).fit_poison(c * X + b)
+    atol = rel * (abs(c) * np.max(np.abs(Xp)) + np.max(np.abs(b)) + 1e-300)
+    np.testing.assert_allclose(Xt, c * Xp + b, rtol=1e-8, atol=atol)
