@@ -271,7 +271,7 @@ def _run_copur(parser, args):
     X, y, blocks, standardize = (None, None, None, False) if data is None else data
     defenses = None
     if args.defenses is not None:
-        from sklearn_robust.base import check_blocks
+        from sklearn_robust._layout import check_blocks
         from sklearn_robust.experiments import default_copur_defenses
 
         n_agents = 4 if X is None else check_blocks(blocks, X.shape[1]).n_blocks

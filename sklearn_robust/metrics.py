@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import check_array
 
+from sklearn_robust._adversary_base import is_adversary
 from sklearn_robust._differentiable import _is_passthrough
-from sklearn_robust.base import is_adversary
 
 __all__ = ["aggregation_bias", "attack_success_rate", "make_robust_scorer", "normalized_bias"]
 

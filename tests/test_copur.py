@@ -23,7 +23,7 @@ from sklearn_robust.estimators import (
     ManifoldProjection,
     MLPFusionClassifier,
 )
-from sklearn_robust.estimators._manifold_projection import default_latent_dim
+from sklearn_robust.estimators._autoencoder_defense import default_latent_dim
 from sklearn_robust.metrics import make_robust_scorer
 from sklearn_robust.nets import AutoencoderNet
 

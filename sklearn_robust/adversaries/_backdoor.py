@@ -7,7 +7,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array
 
-from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
+from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
 @_fill_poisoning_doc

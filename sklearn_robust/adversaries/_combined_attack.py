@@ -5,8 +5,8 @@ from sklearn.base import _fit_context, clone
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_robust._adversary_base import BaseInferenceAdversary, _fill_inference_doc, is_adversary
 from sklearn_robust.adversaries._feature_flip import FeatureFlip
-from sklearn_robust.base import BaseInferenceAdversary, _fill_inference_doc, is_adversary
 
 
 @_fill_inference_doc

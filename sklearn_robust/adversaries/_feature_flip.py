@@ -5,8 +5,8 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from sklearn_robust._adversary_base import BaseInferenceAdversary, _fill_inference_doc
 from sklearn_robust._numerics._feature_attacks import _attacked_rows, _flip_values
-from sklearn_robust.base import BaseInferenceAdversary, _fill_inference_doc
 
 
 @_fill_inference_doc

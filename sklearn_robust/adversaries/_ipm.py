@@ -4,8 +4,8 @@ import numbers
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
 from sklearn_robust._numerics._poisoning import _ipm_rows
-from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
 @_fill_poisoning_doc

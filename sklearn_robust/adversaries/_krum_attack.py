@@ -5,8 +5,8 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
 from sklearn_robust._numerics._poisoning import _krum_attack_rows
-from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
 @_fill_poisoning_doc

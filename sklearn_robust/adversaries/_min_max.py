@@ -6,8 +6,8 @@ import warnings
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
 from sklearn_robust._numerics._poisoning import _agr_agnostic_rows
-from sklearn_robust.base import BasePoisoningAdversary, _fill_poisoning_doc
 
 
 class _AGRAgnosticAttack(BasePoisoningAdversary):

@@ -1,7 +1,7 @@
 """MinSum, the AGR-agnostic attack of Shejwalkar & Houmansadr (2021)."""
 
+from sklearn_robust._adversary_base import _fill_poisoning_doc
 from sklearn_robust.adversaries._min_max import _AGRAgnosticAttack
-from sklearn_robust.base import _fill_poisoning_doc
 
 
 @_fill_poisoning_doc

@@ -8,13 +8,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_robust._adversary_base import BaseInferenceAdversary, _fill_inference_doc
 from sklearn_robust._differentiable import (
     check_differentiable,
     differentiable_forward,
     forward_device,
 )
 from sklearn_robust._numerics._pgd import pgd_perturbation
-from sklearn_robust.base import BaseInferenceAdversary, _fill_inference_doc
 
 
 def _class_indices(values, classes, what):

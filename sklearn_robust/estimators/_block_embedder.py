@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from sklearn_robust.base import _blocks_constraint, check_blocks
+from sklearn_robust._layout import _blocks_constraint, check_blocks
 from sklearn_robust.estimators._fusion_classifier import (
     _TRAINING_CONSTRAINTS,
     _encode_labels,

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from sklearn_robust._numerics._purification import purify_batch
-from sklearn_robust.estimators._manifold_projection import (
+from sklearn_robust.estimators._autoencoder_defense import (
     _BaseAutoencoderDefense,
     _batches,
     _block_norms,

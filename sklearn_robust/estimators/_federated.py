@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
-from sklearn_robust.base import _resolve_n_byzantine
+from sklearn_robust._adversary_base import _resolve_n_byzantine
 from sklearn_robust.estimators._fusion_classifier import _encode_labels
 from sklearn_robust.estimators._rand_eigen import RandEigenMean
 from sklearn_robust.estimators._torch_classifier import (

@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
 
 from sklearn_robust._numerics._robust_means import geometric_median
-from sklearn_robust.base import BaseRobustMean
+from sklearn_robust._robust_mean_base import BaseRobustMean
 
 
 class GeometricMedian(BaseRobustMean):

@@ -5,8 +5,9 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval, RealNotInt
 
+from sklearn_robust._adversary_base import _resolve_n_byzantine
 from sklearn_robust._numerics._robust_means import krum, sample_mean
-from sklearn_robust.base import BaseRobustMean, _resolve_n_byzantine
+from sklearn_robust._robust_mean_base import BaseRobustMean
 
 
 class Krum(BaseRobustMean):

@@ -5,7 +5,7 @@ import numbers
 from sklearn.utils._param_validation import Interval
 
 from sklearn_robust._numerics._robust_means import no_regret_mean
-from sklearn_robust.base import BaseRobustMean
+from sklearn_robust._robust_mean_base import BaseRobustMean
 
 
 class NoRegretMean(BaseRobustMean):

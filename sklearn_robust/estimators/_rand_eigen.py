@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from sklearn_robust._numerics._backend import get_namespace, is_torch
 from sklearn_robust._numerics._spectral_filter import default_chunk_size, rand_eigen_filter
-from sklearn_robust.base import BaseRobustMean
+from sklearn_robust._robust_mean_base import BaseRobustMean
 
 _PARAMETER_CONSTRAINTS = {
     "eps": [Interval(numbers.Real, 0, 0.5, closed="neither")],

@@ -11,7 +11,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from sklearn_robust.base import _numpy_generator, check_blocks
+from sklearn_robust._layout import check_blocks
+from sklearn_robust._random import _numpy_generator
 
 # --------------------------------------------------------------------------------------------
 # Maths: arrays in, arrays out, an explicit generator, no validation.

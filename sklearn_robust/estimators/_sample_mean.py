@@ -3,7 +3,7 @@
 import numpy as np
 
 from sklearn_robust._numerics._robust_means import sample_mean
-from sklearn_robust.base import BaseRobustMean
+from sklearn_robust._robust_mean_base import BaseRobustMean
 
 
 class SampleMean(BaseRobustMean):

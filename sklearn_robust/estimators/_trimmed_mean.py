@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from sklearn_robust._numerics._robust_means import trimmed_mean
-from sklearn_robust.base import BaseRobustMean
+from sklearn_robust._robust_mean_base import BaseRobustMean
 
 
 class TrimmedMean(BaseRobustMean):

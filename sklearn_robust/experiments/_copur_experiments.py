@@ -19,8 +19,8 @@ from sklearn.utils import get_tags
 from tqdm.auto import tqdm
 
 from sklearn_robust._differentiable import is_differentiable
+from sklearn_robust._layout import check_blocks
 from sklearn_robust.adversaries import FeatureFlip, MissingBlocks, PGDAttack
-from sklearn_robust.base import check_blocks
 from sklearn_robust.estimators import (
     AdversarialTrainingClassifier,
     BlockEmbedder,
