@@ -16,6 +16,11 @@ from sklearn_robust.experiments._federated_experiments import (
     plot_federated_rounds,
     summarize_federated,
 )
+from sklearn_robust.experiments._robust_mean_adaptive import (
+    default_adaptive_families,
+    robust_mean_adaptive,
+    summarize_adaptive,
+)
 from sklearn_robust.experiments._robust_mean_bias import (
     default_adversaries,
     default_estimators,
@@ -29,6 +34,7 @@ __all__ = [
     "COPUR_EXPERIMENTS",
     "RobustnessCurveDisplay",
     "copur_comparison",
+    "default_adaptive_families",
     "default_adversaries",
     "default_copur_defenses",
     "default_estimators",
@@ -40,7 +46,9 @@ __all__ = [
     "format_federated_table",
     "make_honest_updates",
     "plot_federated_rounds",
+    "robust_mean_adaptive",
     "robust_mean_bias",
+    "summarize_adaptive",
     "summarize_bias",
     "summarize_copur",
     "summarize_federated",
