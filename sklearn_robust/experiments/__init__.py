@@ -24,6 +24,7 @@ from sklearn_robust.experiments._robust_mean_bias import (
     robust_mean_bias,
     summarize_bias,
 )
+from sklearn_robust.experiments._summary import format_mean_std, mean_std
 
 __all__ = [
     "COPUR_EXPERIMENTS",
@@ -38,7 +39,9 @@ __all__ = [
     "format_bias_table",
     "format_copur_table",
     "format_federated_table",
+    "format_mean_std",
     "make_honest_updates",
+    "mean_std",
     "plot_federated_rounds",
     "robust_mean_bias",
     "summarize_bias",
