@@ -21,6 +21,7 @@ from sklearn_robust.experiments._robust_mean_bias import (
     default_estimators,
     format_bias_table,
     make_honest_updates,
+    plot_bias_heatmap,
     robust_mean_bias,
     summarize_bias,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "format_mean_std",
     "make_honest_updates",
     "mean_std",
+    "plot_bias_heatmap",
     "plot_federated_rounds",
     "robust_mean_bias",
     "summarize_bias",
