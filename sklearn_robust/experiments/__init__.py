@@ -26,9 +26,11 @@ from sklearn_robust.experiments._robust_mean_bias import (
     default_estimators,
     format_bias_table,
     make_honest_updates,
+    plot_bias_heatmap,
     robust_mean_bias,
     summarize_bias,
 )
+from sklearn_robust.experiments._summary import format_mean_std, mean_std
 
 __all__ = [
     "COPUR_EXPERIMENTS",
@@ -44,7 +46,10 @@ __all__ = [
     "format_bias_table",
     "format_copur_table",
     "format_federated_table",
+    "format_mean_std",
     "make_honest_updates",
+    "mean_std",
+    "plot_bias_heatmap",
     "plot_federated_rounds",
     "robust_mean_adaptive",
     "robust_mean_bias",
