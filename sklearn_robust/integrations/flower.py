@@ -290,8 +290,9 @@ class RobustFedAvg(FedAvg):
         metric_contents = [c for c, k in zip(contents, kept) if k] or contents
         metrics = self.train_metrics_aggr_fn(metric_contents, self.weighted_by_key)
         metrics = MetricRecord() if metrics is None else metrics
-        metrics["kept-nodes"] = _node_ids_metric(np.asarray(nodes)[kept])
-        metrics["removed-nodes"] = _node_ids_metric(np.asarray(nodes)[~kept])
+        # Node ids are 64-bit unsigned: kept as Python ints (numpy would round them).
+        metrics["kept-nodes"] = [node for node, k in zip(nodes, kept) if k]
+        metrics["removed-nodes"] = [node for node, k in zip(nodes, kept) if not k]
         metrics["nodes"] = _node_ids_metric(nodes)
         metrics["kept-groups"] = [int(v) for v in details.support.sum(axis=0)]
         metrics["aggregation-time"] = float(elapsed)
