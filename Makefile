@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[tests,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[flower]"
 	touch $@
 
 run: setup

@@ -307,14 +307,14 @@ def test_byzantine_partitions():
 
 
 def _example_apps(monkeypatch):
-    import tomllib
+    import tomli
 
     monkeypatch.syspath_prepend(str(APP_DIR))
     from robust_digits.client_app import app as client_app
     from robust_digits.server_app import app as server_app
 
     with open(APP_DIR / "pyproject.toml", "rb") as f:
-        config = tomllib.load(f)["tool"]["flwr"]["app"]["config"]
+        config = tomli.load(f)["tool"]["flwr"]["app"]["config"]
     return server_app, client_app, config
 
 
@@ -346,8 +346,14 @@ def test_example_app_in_process_removes_the_attackers(monkeypatch, tmp_path):
     assert all(np.isfinite(model[k]).all() for k in model.files)
 
 
-def test_module_docstring_mentions_the_extra():
+def test_import_sklearn_robust_never_imports_flower():
+    import subprocess
+
+    code = (
+        "import sys, sklearn_robust, sklearn_robust.estimators, sklearn_robust.integrations; "
+        "assert 'flwr' not in sys.modules and 'ray' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     import sklearn_robust.integrations.flower as module
 
     assert "sklearn-robust[flower]" in module.__doc__
-    assert "flwr" not in sys.modules.get("sklearn_robust").__dict__

@@ -227,8 +227,11 @@ def _weighted_mean(matrix, kept, weights):
 def _aggregate_matrix(matrix, aggregator, rng, sample_weight):
     """Robust location (float64, same kind as ``matrix``), support mask and fitted object."""
     estimator = _seeded(aggregator, rng)
-    if is_torch(matrix) and type(estimator) is RandEigenMean:
-        # The array-level RandEigen works on the tensor where it lives (no host copy).
+    if is_torch(matrix) and matrix.device.type != "cpu" and type(estimator) is RandEigenMean:
+        # The array-level RandEigen works on the tensor where it lives (no host copy). A CPU
+        # tensor takes the numpy path below through a zero-copy view: the same result
+        # (tested), and today's numpy kernels are the faster ones on the CPU
+        # (benchmarks/results/model_aggregation_speed.md).
         params = estimator.get_params(deep=False)
         location, details = rand_eigen_mean(matrix, **params, return_details=True)
         support, fitted = np.asarray(details["support"], dtype=bool), None
@@ -369,8 +372,9 @@ def aggregate_updates(
         ``fit(X).location_`` and, optionally, ``support_``), cloned for every group of
         layers; a None ``random_state`` parameter gets a seed drawn from
         ``random_state``. None means ``RandEigenMean()``. A :class:`RandEigenMean` on
-        torch tensors runs through :func:`rand_eigen_mean` on the tensors' own device;
-        every other aggregator receives a numpy matrix on the CPU.
+        GPU tensors runs through :func:`rand_eigen_mean` on the tensors' own device; every
+        other case gives the aggregator a numpy matrix on the CPU (a zero-copy view for
+        CPU tensors).
     by : {"layer", "model"}, default="layer"
         ``"layer"``: one robust mean per floating layer (as the RandEigen artifact does).
         ``"model"``: one robust mean of all floating layers flattened together, so a
@@ -403,7 +407,7 @@ def aggregate_updates(
         ``(n_groups, n_clients)``: the clients each group kept; an aggregator that
         reports no ``support_`` counts every client as kept), ``kept`` (bool array of
         shape ``(n_clients,)``: kept by every group), ``estimators`` (the fitted clone of
-        each group; None where :func:`rand_eigen_mean` ran on a tensor).
+        each group; None where :func:`rand_eigen_mean` ran on a GPU tensor).
 
     Raises
     ------
