@@ -62,6 +62,20 @@ def _check_defended(result, n_rounds=ROUNDS):
     return result["final"]["accuracy"]
 
 
+def _processes_with_env(entry):
+    """Live process ids whose environment holds ``entry`` (Linux /proc; [] elsewhere)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().split(") ")[-1][:1]
+        except OSError:
+            continue
+        if entry.encode() in environ and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
 def _in_process(config, out):
     from robust_digits.client_app import app as client_app
     from robust_digits.server_app import app as server_app
@@ -159,9 +173,12 @@ def test_local_deployment_with_flwr_run(flower_env):
             )
     finally:
         deploy.subprocess.Popen = original_popen
-    # Every process started (SuperLink, SuperNodes, flwr run) has stopped.
+    # Every process started (SuperLink, SuperNodes, flwr run) has stopped, and so has every
+    # process they spawned (SuperExec, ServerApp, ClientApps): none still carries our
+    # FLWR_HOME in its environment.
     assert len(started) == N_NODES + 2
     assert all(process.poll() is not None for process in started)
+    assert _processes_with_env(f"FLWR_HOME={home}") == []
     assert code == 0, output[-3000:]
     result = json.loads((out / "result.json").read_text())
     accuracy = _check_defended(result, n_rounds=2)

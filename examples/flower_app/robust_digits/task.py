@@ -1,5 +1,7 @@
 """The pieces both apps share: data, model, local training, strategies and attacks."""
 
+import functools
+
 import numpy as np
 import torch
 from flwr.serverapp.strategy import (
@@ -26,8 +28,13 @@ TARGET_CLASS = 0
 TRIGGER = (54, 55, 62, 63)
 
 
+@functools.lru_cache(maxsize=8)
 def load_split(seed):
-    """Digits in [0, 1], split 70/30 (stratified, seeded): X_train, X_test, y_train, y_test."""
+    """Digits in [0, 1], split 70/30 (stratified, seeded): X_train, X_test, y_train, y_test.
+
+    Cached: a node trains every round, and reading the digits' file costs more than a
+    round of local training. Callers index the arrays (copies) and never modify them.
+    """
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
     return train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
