@@ -87,50 +87,59 @@ def _in_process(config, out):
     return json.loads((out / "result.json").read_text()), np.load(out / "model.npz")
 
 
+_SIMULATION_SCRIPT = """
+import json, sys
+from flwr.app import Context
+from flwr.clientapp import ClientApp
+from flwr.serverapp import ServerApp
+from flwr.simulation import run_simulation
+from robust_digits import client_app as example_client
+from robust_digits import server_app as example_server
+
+config = json.loads(sys.argv[1])
+server = ServerApp()
+
+
+@server.main()
+def main(grid, context):
+    context.run_config = dict(config)
+    example_server.main(grid, context)
+
+
+client = ClientApp()
+
+
+@client.train()
+def train(msg, context):
+    context = Context(run_id=context.run_id, node_id=context.node_id,
+                      node_config=context.node_config, state=context.state,
+                      run_config=dict(config))
+    return example_client.train(msg, context)
+
+
+run_simulation(server_app=server, client_app=client, num_supernodes=int(sys.argv[2]),
+               backend_config={"client_resources": {"num_cpus": 1},
+                               "init_args": {"num_cpus": 2, "include_dashboard": False}})
+"""
+
+
 def test_run_simulation_on_ray_removes_the_attacker(flower_env):
-    from flwr.app import Context
-    from flwr.clientapp import ClientApp
-    from flwr.serverapp import ServerApp
-    from flwr.simulation import run_simulation
-    from robust_digits import client_app as example_client
-    from robust_digits import server_app as example_server
+    import subprocess
 
     out = flower_env / "ray"
     config = _config(**{"output-dir": str(out)})
-
-    # run_simulation passes an empty run config: give the example's own (as ``flwr run``
-    # would from the app's pyproject.toml) to both sides.
-    server = ServerApp()
-
-    @server.main()
-    def main(grid, context):
-        context.run_config = dict(config)
-        example_server.main(grid, context)
-
-    client = ClientApp()
-
-    def _with_config(context):
-        return Context(
-            run_id=context.run_id,
-            node_id=context.node_id,
-            node_config=context.node_config,
-            state=context.state,
-            run_config=dict(config),
-        )
-
-    @client.train()
-    def train(msg, context):
-        return example_client.train(msg, _with_config(context))
-
-    run_simulation(
-        server_app=server,
-        client_app=client,
-        num_supernodes=N_NODES,
-        backend_config={
-            "client_resources": {"num_cpus": 1},
-            "init_args": {"num_cpus": 2, "include_dashboard": False},
-        },
+    # run_simulation passes an empty run config: the script gives the example's own (as
+    # ``flwr run`` would from the app's pyproject.toml) to both sides. It runs in its own
+    # process, so that Ray and Flower leave no state behind in the test session.
+    script = flower_env / "simulate.py"
+    script.write_text(_SIMULATION_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), json.dumps(config), str(N_NODES)],
+        capture_output=True,
+        text=True,
+        timeout=540,
     )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result = json.loads((out / "result.json").read_text())
     accuracy = _check_defended(result)
 
