@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[tests,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[flower]"
 	touch $@
 
 run: setup
