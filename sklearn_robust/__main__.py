@@ -59,7 +59,7 @@ BIAS_AGGREGATORS = (
 )
 BIAS_ATTACKS = (
     "none", "HiDRA", "ALIE", "IPM", "SignFlip", "GaussianNoise", "ConstantShift", "MinMax",
-    "MinSum", "KrumAttack", "Backdoor",
+    "MinSum", "KrumAttack", "Backdoor", "EigenShift", "OrthogonalSpikes", "HullPoints", "Mimic",
 )
 
 

@@ -35,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import linalg, stats
 
+from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._numerics._backend import is_torch, rows_max_abs
 
 # Rows whose magnitude bound lies more than 2**50 from the common scale get their own power of
@@ -378,14 +379,19 @@ class _Survivors:
                 self.gram, subset_by_index=[size - n_top, size - 1], check_finite=False
             )
             w = np.maximum(w[::-1], 0.0) / m
-            proj = V[:, -1] * math.sqrt(w[0] * m)
+            # Projections of the rows about the reference row, not about the mean: with
+            # G the Gram about the reference and u a top eigenvector of the centred one,
+            # (G u) / sqrt(lambda m) -- equal up to a constant, and free of the cancellation
+            # that centring on a mean dragged by a huge row would cause.
+            root = math.sqrt(w[0] * m)
+            proj = self.raw_gram @ V[:, -1] / root if root > 0 else np.zeros(m)
         else:
             cov = self.rows.T @ self.rows
             size = cov.shape[0]
             n_top = max(1, min(n_top, size))
             w, V = linalg.eigh(cov, subset_by_index=[size - n_top, size - 1], check_finite=False)
             w = np.maximum(w[::-1], 0.0) / m
-            proj = self.rows @ V[:, -1]
+            proj = self.raw_rows @ V[:, -1]  # about the reference row (see above)
         return w, proj
 
     def sq_norms(self):
@@ -524,7 +530,7 @@ def spectral_filter(
     kind,
     n_features,
     *,
-    eps,
+    n_outliers,
     removal,
     max_removed,
     tol,
@@ -537,7 +543,7 @@ def spectral_filter(
     Each round works on the survivors:
 
     1. *spectral test*: the dominant eigenvalue is clean when ``lambda_1 <= (1 + tol) *
-       r * lambda_(q+1)``, with q the outliers that may remain (at most ``floor(eps n)`` and
+       r * lambda_(q+1)``, with q the outliers that may remain (at most ``n_outliers`` and
        the removals still allowed) and ``r`` the Marchenko-Pastur ratio of a clean top
        eigenvalue to the (q+1)-th one at the survivors' aspect ratio. At most q outliers span
        at most q directions, so by interlacing ``lambda_(q+1)`` is a level the inliers reach
@@ -569,7 +575,7 @@ def spectral_filter(
     n = rep.shape[0]
     alive = np.ones(n, dtype=bool)
     removable = np.ones(n, dtype=bool) if removable is None else removable
-    n_outliers_max = max(1, int(math.floor(eps * n)))
+    n_outliers_max = max(1, int(n_outliers))
     removed = 0
     eigenvalues = []
     stop_reason = "max_iter"
@@ -666,8 +672,13 @@ def rand_eigen_filter(
         raise ValueError(
             f"All {n} rows of X contain NaN or inf; at least one finite row is needed."
         )
+    # Rows with NaN or inf are byzantine by construction: they count toward both budgets.
+    excluded = n - m
+    n_outliers = max(0, count_from_fraction(eps, n) - excluded)
     if max_removed is None:
-        max_removed = int(math.floor(2.0 * eps * m))
+        max_removed = max(0, count_from_fraction(2.0 * eps, n) - excluded)
+    if n_outliers == 0:
+        max_removed = 0
     # Never fewer than half of the finite rows (and at least one) survive.
     max_removed = int(max(0, min(max_removed, m - max(1, math.ceil(m / 2)))))
     k = jl_components(d) if n_components is None else int(min(n_components, d))
@@ -690,7 +701,9 @@ def rand_eigen_filter(
             rep, reader = jl_sketch(X, rows, ref, max_abs, k, chunk_size, rng)
             kind, n_features = "rows", k
         unit_exp = reader.unit_exp
-        options = dict(eps=eps, removal=removal, tol=tol, max_iter=max_iter, rng=rng)
+        options = dict(
+            n_outliers=n_outliers, removal=removal, tol=tol, max_iter=max_iter, rng=rng
+        )
         alive, eigenvalues, n_iter, stop_reason = spectral_filter(
             rep, kind, n_features, max_removed=max_removed, **options
         )

@@ -7,6 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from sklearn_robust._device import check_device
 from sklearn_robust._numerics._backend import get_namespace, is_torch
 from sklearn_robust._numerics._spectral_filter import default_chunk_size, rand_eigen_filter
 from sklearn_robust._robust_mean_base import BaseRobustMean
@@ -191,10 +192,12 @@ def rand_eigen_mean(
     X = _check_matrix(X)
     numpy_in = not is_torch(X)
     out_dtype = _output_dtype(X, dtype)
-    if numpy_in and device is not None and str(device) != "cpu":
-        import torch
+    if numpy_in and device is not None:
+        resolved = check_device(device, "rand_eigen_mean")
+        if resolved.type != "cpu":
+            import torch
 
-        X = torch.from_numpy(np.ascontiguousarray(X)).to(device)
+            X = torch.from_numpy(np.ascontiguousarray(X)).to(resolved)
     n_samples = X.shape[0]
     result = rand_eigen_filter(
         X,
@@ -252,8 +255,10 @@ class RandEigenMean(BaseRobustMean):
         Removal weight of a row in an overpopulated tail: its squared standardised distance
         (randomised filtering) or the distance itself (a flatter draw).
     max_removed : int, default=None
-        Most rows the filter may remove; None gives ``floor(2 eps n)`` over the finite rows.
-        Whatever the value, at least half of the finite rows survive.
+        Most rows the filter may remove; None gives ``floor(2 eps n)`` minus the rows holding
+        NaN or inf (byzantine by construction, they count toward the budget, as toward the
+        ``floor(eps n)`` outliers assumed). Whatever the value, at least half of the finite
+        rows survive.
     tol : float, default=0.1
         Convergence tolerance of the spectral test, relative: the dominant eigenvalue is clean
         when it is at most ``(1 + tol)`` times the level a clean spectrum reaches (the

@@ -12,11 +12,15 @@ from sklearn_robust.adversaries import (
     IPM,
     Backdoor,
     ConstantShift,
+    EigenShift,
     GaussianNoise,
     HiDRA,
+    HullPoints,
     KrumAttack,
+    Mimic,
     MinMax,
     MinSum,
+    OrthogonalSpikes,
     SignFlip,
 )
 from sklearn_robust.estimators import (
@@ -91,7 +95,9 @@ def default_adversaries(eps=0.2):
     largest shift a defense still accepts, and ``KrumAttack``, aimed at Krum) and
     ``Backdoor``, whose ``fit_poison`` alone boosts the byzantine rows by the number of
     clients over the number of attackers (model replacement; its data poisoning needs a
-    training loop, see :class:`~sklearn_robust.estimators.FederatedClassifier`).
+    training loop, see :class:`~sklearn_robust.estimators.FederatedClassifier`), then the
+    attacks built against spectral filters (``EigenShift``, ``OrthogonalSpikes``,
+    ``HullPoints``, ``Mimic``: they know RandEigenMean's test and stay under it).
 
     Parameters
     ----------
@@ -115,7 +121,8 @@ def default_adversaries(eps=0.2):
     >>> adversaries = default_adversaries(eps=0.1)
     >>> list(adversaries)  # doctest: +NORMALIZE_WHITESPACE
     ['none', 'HiDRA', 'ALIE', 'IPM', 'SignFlip', 'GaussianNoise', 'ConstantShift', 'MinMax',
-     'MinSum', 'KrumAttack', 'Backdoor']
+     'MinSum', 'KrumAttack', 'Backdoor', 'EigenShift', 'OrthogonalSpikes', 'HullPoints',
+     'Mimic']
     >>> adversaries["ALIE"]
     ALIE(n_byzantine=0.1)
     """
@@ -131,6 +138,10 @@ def default_adversaries(eps=0.2):
         "MinSum": MinSum(n_byzantine=eps),
         "KrumAttack": KrumAttack(n_byzantine=eps),
         "Backdoor": Backdoor(n_byzantine=eps),
+        "EigenShift": EigenShift(n_byzantine=eps),
+        "OrthogonalSpikes": OrthogonalSpikes(n_byzantine=eps),
+        "HullPoints": HullPoints(n_byzantine=eps),
+        "Mimic": Mimic(n_byzantine=eps),
     }
 
 
