@@ -36,7 +36,10 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps byzfl==0.0.11
 	$(BIN)/python benchmarks/robust_mean_bias.py
+	$(BIN)/python benchmarks/robust_mean_adaptive.py
 	$(BIN)/python benchmarks/robust_mean_speed.py
 	$(BIN)/python benchmarks/copur_recovery.py
 	$(BIN)/python benchmarks/copur_digits.py

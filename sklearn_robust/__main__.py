@@ -355,7 +355,7 @@ def _load_copur_data(parser, data):
     return bunch.data, bunch.target, bunch.blocks, True
 
 
-def _copur_plot(frame, experiment, path):
+def _copur_plot(frame, experiment, path, dataset):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -365,9 +365,10 @@ def _copur_plot(frame, experiment, path):
 
     x = {"figure2a": "amplification", "figure2b": "amplification",
          "figure3": "n_attacked_agents"}.get(experiment, "attack")
-    display = RobustnessCurveDisplay.from_results(frame, x=x, experiment=experiment)
-    display.figure_.tight_layout()
-    display.figure_.savefig(path, dpi=120)
+    display = RobustnessCurveDisplay.from_results(
+        frame, x=x, experiment=experiment, dataset=dataset
+    )
+    display.figure_.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(display.figure_)
 
 
@@ -407,7 +408,7 @@ def _run_copur(parser, args):
     pngs = []
     for experiment in dict.fromkeys(frame["experiment"]):
         png = args.output / f"copur_{experiment}.png"
-        _copur_plot(frame, experiment, png)
+        _copur_plot(frame, experiment, png, args.data[0])
         pngs.append(str(png))
     print(f"\nAll runs written to {csv_path}; plots: {', '.join(pngs)} "
           f"({time.perf_counter() - start:.0f} s).")

@@ -148,9 +148,15 @@ def test_display_one_line_per_defense(small_run, experiment, x, n_points):
         assert sorted(labels) == sorted(display.lines_)
         assert experiment in display.ax_.get_title()
         assert display.figure_ is display.ax_.figure
+        lines = [container.lines[0] for container in display.lines_.values()]
+        # Curves stay apart: one marker each, dodged sideways by less than half a gap.
+        assert len({line.get_marker() for line in lines}) == len(lines)
         if x == "amplification":
             points = display.lines_["CoPur"].lines[0].get_xdata()
-            assert list(points) == [1.0, 10.0]
+            np.testing.assert_allclose(points, [1.0, 10.0], atol=0.5 * 9.0)
+            assert list(display.ax_.get_xticks()) == [1.0, 10.0]  # ticks on the data
+        if x == "attack":  # categories are not joined by lines
+            assert all(line.get_linestyle() == "None" for line in lines)
     finally:
         plt.close("all")
 

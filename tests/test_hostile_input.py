@@ -31,6 +31,8 @@ from sklearn_robust.base import check_blocks, is_adversary, is_robust_mean
 from sklearn_robust.estimators import (
     CenteredClipping,
     FederatedClassifier,
+    GeometricMedian,
+    NoRegretMean,
     RandEigenMean,
     RobustGradientClassifier,
     SampleMean,
@@ -447,3 +449,32 @@ def test_federated_client_sending_huge_values_does_not_break_a_robust_model():
         ).fit(X, y)
         proba = clf.predict_proba(X)
         assert np.isfinite(proba).all(), type(aggregator).__name__
+
+
+# -- the examples of issue 11, one regression test each (those not covered above) ---------
+
+
+def test_geometric_median_one_huge_row_moves_it_by_a_bounded_amount():
+    X = np.random.default_rng(0).normal(size=(50, 5))
+    X[-1] = 1e20
+    location = GeometricMedian().fit(X).location_
+    assert np.abs(location - np.median(X[:-1], axis=0)).max() < 1.0
+
+
+def test_no_regret_with_one_finite_row_returns_it():
+    X = np.array([[1.0, 2.0], [np.nan, 0.0], [np.inf, 1.0]])
+    np.testing.assert_array_equal(NoRegretMean().fit(X).location_, [1.0, 2.0])
+
+
+def test_agents_true_is_refused_not_read_as_every_block():
+    from sklearn_robust.adversaries import FeatureFlip
+
+    X = np.random.default_rng(0).normal(size=(5, 8))
+    with pytest.raises(ValueError, match="is a bool"):
+        FeatureFlip(agents=True, blocks=[4, 4]).fit(X)
+
+
+def test_float_block_widths_name_the_widths_not_index_arrays():
+    with pytest.raises(ValueError, match="block widths must be integers") as info:
+        check_blocks([4.0, 4.0], 8)
+    assert "index" not in str(info.value)

@@ -300,7 +300,7 @@ def test_filtering_matches_naive_reference(d):
     X = rng.normal(size=(30, d))
     X[:6] += rng.normal(scale=3.0, size=(6, d)) + 2.0
     sigma = 0.5
-    filt = FilteringMean(eps=0.2, sigma=sigma, chunk_size=1000).fit(X)
+    filt = FilteringMean(eps=0.2, sigma=sigma, expansion=20, chunk_size=1000).fit(X)
     ref_loc, ref_w = _naive_filter(X, 0.2, sigma, 20)
     np.testing.assert_allclose(filt.location_, ref_loc, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(filt.weights_[0], ref_w, atol=1e-10)
@@ -572,3 +572,20 @@ def test_parameters_stored_unchanged():
     assert cc.center is center
     mk = MultiKrum().fit(_planted(n=10, d=3, n_bad=2))
     assert mk.n_selected is None and mk.n_byzantine == 0.2
+
+
+def test_filtering_default_threshold_sees_a_shift_the_paper_threshold_lets_through():
+    # 20 of 100 rows shifted along one direction so that the top eigenvalue is ~3.6x the
+    # clean edge: under sqrt(20) = 4.5x (the reference's expansion) FILTERING stops at once
+    # and equals the mean; the default sqrt(8) = 2.8x filters them out.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 1000))
+    u = rng.normal(size=1000)
+    u /= np.linalg.norm(u)
+    X[:20] = X[20:].mean(axis=0) + 16.8 * u + rng.normal(size=(20, 1000))
+    honest = X[20:].mean(axis=0)
+    mean_bias = np.linalg.norm(X.mean(axis=0) - honest)
+    paper = np.linalg.norm(FilteringMean(expansion=20).fit(X).location_ - honest)
+    default = np.linalg.norm(FilteringMean().fit(X).location_ - honest)
+    assert paper == pytest.approx(mean_bias, rel=1e-6)
+    assert default < 0.4 * mean_bias

@@ -9,6 +9,19 @@ _X_LABELS = {
     "n_attacked_agents": "number of attacked agents",
     "attack": "attack",
 }
+# What each experiment of copur_comparison does, for the default title.
+_EXPERIMENT_TITLES = {
+    "table1": "no attack and targeted PGD",
+    "table2": "first agent missing, alone and with targeted PGD",
+    "figure2a": "flip attack",
+    "figure2b": "first agent missing and flip attack",
+    "figure3": "flip x10 on more and more agents",
+    "adaptive": "adaptive attacks",
+}
+# Markers and line styles cycle separately from the colours, so that curves stay apart in
+# grey scale and where markers overlap.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+_LINESTYLES = ("-", "--", "-.", ":")
 
 
 class RobustnessCurveDisplay:
@@ -74,35 +87,56 @@ class RobustnessCurveDisplay:
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
+            _, ax = plt.subplots(figsize=(9, 4.5))
         categories = None
         for x, _, _ in self.curves.values():
             if len(x) and isinstance(x[0], str):
                 categories = list(dict.fromkeys(
                     [*(categories or []), *x]
                 ))
+        ticks = sorted({float(v) for x, _, _ in self.curves.values() for v in x}) if not (
+            categories) else list(range(len(categories)))
+        # Dodge: each curve is shifted sideways by a small fraction of the smallest gap
+        # between x values, so that equal points and their error bars stay visible.
+        gaps = np.diff(ticks) if len(ticks) > 1 else np.array([1.0])
+        width = 0.35 * float(gaps.min()) if gaps.size else 0.35
+        n_curves = max(len(self.curves), 1)
         self.lines_ = {}
-        for name, (x, mean, std) in self.curves.items():
-            positions = [categories.index(v) for v in x] if categories else np.asarray(x, float)
-            self.lines_[name] = ax.errorbar(
-                positions, mean, yerr=std, marker="o", capsize=3, label=name
+        for i, (name, (x, mean, std)) in enumerate(self.curves.items()):
+            positions = (
+                np.asarray([categories.index(v) for v in x], float) if categories
+                else np.asarray(x, float)
             )
+            offset = width * ((i + 0.5) / n_curves - 0.5) if n_curves > 1 else 0.0
+            self.lines_[name] = ax.errorbar(
+                positions + offset, mean, yerr=std, capsize=3, label=name,
+                marker=_MARKERS[i % len(_MARKERS)], markersize=5,
+                # Categories (attacks) are not an axis along which to interpolate.
+                linestyle="none" if categories else _LINESTYLES[i % len(_LINESTYLES)],
+                zorder=3 + n_curves - i,
+            )
+        ax.set_xticks(ticks)
         if categories:
-            ax.set_xticks(range(len(categories)))
             ax.set_xticklabels(categories, rotation=20, ha="right", fontsize="small")
+        else:
+            ax.set_xticklabels([f"{t:g}" for t in ticks])
         ax.set_xlabel(self.x_label)
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        # Outside the axes: a legend never sits on the data.
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)
         if self.title is not None:
-            ax.set_title(self.title)
+            ax.set_title(self.title, fontsize="medium")
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
 
     @classmethod
-    def from_results(cls, frame, *, x="amplification", experiment=None, ax=None, title=None):
+    def from_results(
+        cls, frame, *, x="amplification", experiment=None, ax=None, title=None, dataset=None
+    ):
         """Plot the accuracy of each defense against ``x`` from experiment results.
 
         Parameters
@@ -118,7 +152,10 @@ class RobustnessCurveDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
         title : str, default=None
-            Title; None names the experiment.
+            Title; None describes the experiment: its attack, the attacked agents, the
+            dataset (when given) and what the error bars are.
+        dataset : str, default=None
+            Name of the dataset, for the default title.
 
         Returns
         -------
@@ -170,5 +207,16 @@ class RobustnessCurveDisplay:
             )
             values = list(stats.index)
             curves[name] = (values, stats.iloc[:, 0].to_numpy(), stats.iloc[:, 1].to_numpy())
-        title = f"CoPur {experiment}: accuracy under attack" if title is None else title
+        if title is None:
+            agents = sorted({str(a) for a in part["agents"].dropna()})
+            n_seeds = part["seed"].nunique() if "seed" in part else 1
+            what = _EXPERIMENT_TITLES.get(experiment, experiment)
+            where = f" on {dataset}" if dataset else ""
+            attacked = (
+                f"; attacked agents: {' / '.join(agents)}" if agents and x != "n_attacked_agents"
+                else ""
+            )
+            bars = (f"error bars: \u00b11 sample std over {n_seeds} seeds" if n_seeds > 1
+                    else "one seed, no error bars")
+            title = f"{experiment}{where}: {what}{attacked}\n{bars}"
         return cls(curves=curves, x_label=_X_LABELS[x], title=title).plot(ax=ax)
