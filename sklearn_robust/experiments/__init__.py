@@ -9,10 +9,13 @@ from sklearn_robust.experiments._copur_experiments import (
 )
 from sklearn_robust.experiments._display import RobustnessCurveDisplay
 from sklearn_robust.experiments._federated_experiments import (
+    clean_variance_bound,
     default_federated_aggregators,
     default_federated_attacks,
     federated_poisoning,
     format_federated_table,
+    image_triggers,
+    plot_federated_grid,
     plot_federated_rounds,
     summarize_federated,
 )
@@ -28,6 +31,7 @@ from sklearn_robust.experiments._robust_mean_bias import (
 __all__ = [
     "COPUR_EXPERIMENTS",
     "RobustnessCurveDisplay",
+    "clean_variance_bound",
     "copur_comparison",
     "default_adversaries",
     "default_copur_defenses",
@@ -38,7 +42,9 @@ __all__ = [
     "format_bias_table",
     "format_copur_table",
     "format_federated_table",
+    "image_triggers",
     "make_honest_updates",
+    "plot_federated_grid",
     "plot_federated_rounds",
     "robust_mean_bias",
     "summarize_bias",
