@@ -68,10 +68,11 @@ DEFAULT_TRAINING = {
 # about 17 times fewer operations than the ConvNet on 28 x 28 inputs, with the same order
 # of parameters, which is what the aggregators see. Plain SGD (momentum 0) as in the paper;
 # the step is larger (0.3 against 1e-3) because each client holds 12-13 digits, not 600
-# MNIST images, and takes one step per local epoch.
+# MNIST images, and takes one step per local epoch. 8 rounds reach 90 % test accuracy
+# without attack (the paper runs 100-150 rounds; the hour of CPU allows 8 here).
 PAPER_N_CLIENTS = 100
 PAPER_TRAINING = {
-    "n_rounds": 10,
+    "n_rounds": 8,
     "local_epochs": 5,
     "lr": 0.3,
     "momentum": 0.0,
@@ -108,7 +109,8 @@ def default_federated_aggregators(byzantine_fraction=0.2, *, setting="small", si
     that the paper runs: chunks of 1000 coordinates, the stopping threshold
     ``sqrt(20) * sigma`` with ``sigma`` a known bound on the clean variance (pass the one
     :func:`clean_variance_bound` measures; None falls back to the library's per-chunk
-    estimate). RandEigen is the library default (``RandEigenMean(eps=...)``).
+    estimate). RandEigen is the library default (``RandEigenMean(eps=...)``); centered
+    clipping runs one clipping iteration per round.
 
     Parameters
     ----------
@@ -147,7 +149,9 @@ def default_federated_aggregators(byzantine_fraction=0.2, *, setting="small", si
             "trimmed mean": TrimmedMean(trim=eps),
             "geometric median": GeometricMedian(),
             "Multi-Krum": MultiKrum(n_byzantine=eps),
-            "centered clipping": CenteredClipping(),
+            # One clipping iteration per round, ByzFL's default (L=1): each iteration
+            # costs a pass over the 100 x 3e5 matrix.
+            "centered clipping": CenteredClipping(n_iter=1),
             "FILTERING": FilteringMean(**filters),
             "NO-REGRET": NoRegretMean(**filters),
             "RandEigen": RandEigenMean(eps=eps),
