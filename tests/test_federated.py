@@ -137,6 +137,26 @@ def test_buffered_modules_take_the_loop_with_the_same_arithmetic(digits):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_unequal_clients_vmap_path_equals_the_loop(digits, momentum):
+    """Dirichlet clients run out of batches at different steps; both paths agree."""
+    X, y, _, _ = digits
+
+    class WithBuffer(MLPModule):
+        def __init__(self, n_features, n_outputs, hidden_layer_sizes=(60,)):
+            super().__init__(n_features, n_outputs, hidden_layer_sizes)
+            self.register_buffer("unused", torch.zeros(1))
+
+    params = {"n_clients": 8, "n_rounds": 2, "lr": 0.2, "momentum": momentum, "batch_size": 8,
+              "local_epochs": 2, "partition": "dirichlet", "module__hidden_layer_sizes": (8,),
+              "random_state": 3, "aggregator": SampleMean()}
+    fast = FederatedClassifier(MLPModule, **params).fit(X, y)
+    loop = FederatedClassifier(WithBuffer, **params).fit(X, y)
+    assert len({part.size for part in fast.client_indices_}) > 1
+    for a, b in zip(fast.module_.parameters(), loop.module_.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-5)
+
+
 def test_batchnorm_module_trains_and_predicts(digits):
     X, y, X_test, y_test = digits
 

@@ -450,14 +450,16 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
                                 g = velocity[name].mul_(self.momentum).add_(g)
                             params[name].sub_(g, alpha=self.lr)
                     else:
+                        # Clients out of batches keep their weights and their momentum
+                        # (their gradient is exactly zero: all their batch weights are 0).
                         for name in names:
                             mask = active.view(-1, *([1] * len(params[name].shape[1:])))
+                            mask = mask.to(params[name].dtype)
                             g = grads[name]
                             if self.momentum:
-                                v = velocity[name]
-                                g = torch.where(mask, self.momentum * v + g, v)
-                                velocity[name] = g
-                            params[name] = params[name] - self.lr * mask * g
+                                decay = 1.0 + (self.momentum - 1.0) * mask
+                                g = velocity[name].mul_(decay).add_(g)
+                            params[name].sub_(g * mask, alpha=self.lr)
                     loss_sum += torch.where(active, losses.detach(), 0.0)
                     loss_count += active
         with torch.no_grad():
