@@ -21,6 +21,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,9 @@ def _profile(X, sigma, lines=8):
         pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(lines)
         body = buffer.getvalue()
         body = body[body.find("ncalls") :].rstrip()
+        # paths relative to the repository (and to site-packages for libraries)
+        body = body.replace(str(Path(__file__).resolve().parents[1]) + os.sep, "")
+        body = re.sub(r"\S*site-packages/", "", body)
         out.append(f"{name} at d = {X.shape[1]:,} ({total:.2f} s, profiled):\n\n{body}")
     return out
 
@@ -133,10 +137,12 @@ def run(quick=False):
     left.grid(alpha=0.3, which="both")
     for name, marker in (("FILTERING / RandEigen", "s"), ("NO-REGRET / RandEigen", "^")):
         right.loglog(table.index, table[name], marker=marker, label=name)
+    right.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     right.set_xlabel("dimension d of the client updates")
     right.set_ylabel("speed-up of RandEigen (time ratio)")
-    right.set_title("RandEigen's speed-up over the chunked filters")
-    right.legend(loc="upper left", fontsize="small")
+    right.set_title("RandEigen's speed-up over the chunked filters\n(above the dashed line: "
+                    "RandEigen is faster)")
+    right.legend(loc="lower right", fontsize="small")
     right.grid(alpha=0.3, which="both")
     figure.suptitle(
         "Aggregation runtime vs d on a shared 2-core CPU, one thread "
