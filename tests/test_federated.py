@@ -352,6 +352,13 @@ def test_backdoor_poison_data_and_trigger():
     assert changed.sum() == 5
     assert (y_p[changed] == 3).all() and np.array_equal(y_p[~changed], y[~changed])
     assert (X == 0).all()  # not modified
+    # count_from_fraction (floor, the library's one rule), at least one sample.
+    for fraction, n, expected in [(0.5, 7, 3), (0.29, 100, 29), (0.01, 10, 1)]:
+        X_n, y_n = attack.set_params(poison_fraction=fraction).poison_data(
+            np.zeros((n, 4)), np.arange(n)
+        )
+        assert (X_n[:, [1, 2]] == 9.0).all(axis=1).sum() == expected
+    attack.set_params(poison_fraction=0.5)
     assert (attack.apply_trigger(X)[:, [1, 2]] == 9.0).all()
     assert (Backdoor().apply_trigger(np.zeros((2, 32)))[:, -2:] == 1.0).all()
     poisoned = attack.fit_poison(np.ones((8, 3)), byzantine=[0, 1])

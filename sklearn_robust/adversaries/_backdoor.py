@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array
 
 from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
+from sklearn_robust._counts import count_from_fraction
 
 
 @_fill_poisoning_doc
@@ -42,7 +43,8 @@ class Backdoor(BasePoisoningAdversary):
 
     poison_fraction : float, default=0.5
         Fraction of each byzantine client's samples that are triggered and relabelled, in
-        (0, 1].
+        (0, 1]: ``count_from_fraction(poison_fraction, n)`` of a client's ``n`` samples (the
+        library's one rule, ``floor`` with the product rounded to 9 decimals), at least one.
 
     boost : float or None, default=None
         Factor applied to the byzantine updates. None gives model replacement's
@@ -197,7 +199,8 @@ class Backdoor(BasePoisoningAdversary):
 
     def _stamp(self, X, y, columns, rng):
         """Trigger ``columns`` and relabel a ``poison_fraction`` of the rows (in place)."""
-        n_poison = int(np.ceil(round(self.poison_fraction * X.shape[0], 9)))
+        # At least one: a client with few samples and a small fraction still attacks.
+        n_poison = max(1, count_from_fraction(self.poison_fraction, X.shape[0]))
         rows = rng.permutation(X.shape[0])[:n_poison]
         X[np.ix_(rows, columns)] = self.trigger_value
         if y.dtype.kind in "iu" and not isinstance(self.target_class, numbers.Integral):

@@ -47,7 +47,8 @@ class DBA(Backdoor):
 
     poison_fraction : float, default=0.5
         Fraction of each byzantine client's samples that carry its local trigger, in
-        (0, 1].
+        (0, 1] (counted as :class:`Backdoor` counts it: ``count_from_fraction``, at least
+        one).
 
     boost : float or None, default=None
         Scale factor of the byzantine updates. None gives ``n_samples / n_byzantine`` (5 at
