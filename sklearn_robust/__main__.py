@@ -46,7 +46,6 @@ FEDERATED_AGGREGATORS = (
     "Krum",
     "geometric median",
     "FILTERING",
-    "RandEigen (tol=0.5)",
     "RandEigen",
 )
 FEDERATED_ATTACKS = (
