@@ -29,7 +29,9 @@ from pathlib import Path
 
 from sklearn_robust.__main__ import main
 
-RESULTS = Path(__file__).parent / "results" / "federated_paper"
+ROOT = Path(__file__).resolve().parents[1]
+# relative to ROOT, as the report prints it (the run changes to ROOT)
+RESULTS = Path("benchmarks", "results", "federated_paper")
 DEFAULT = ["--dirichlet-seeds", "0"]
 QUICK = [
     "--quick",
@@ -54,7 +56,9 @@ def run(extra, quick=False):
         extra = [a for i, a in enumerate(extra) if a != "--output" and extra[i - 1] != "--output"]
     elif quick:
         output = Path(tempfile.mkdtemp(prefix="federated_paper_quick_"))
-    output = output or RESULTS
+    if output is None:
+        os.chdir(ROOT)
+        output = RESULTS
     options = [*(QUICK if quick else DEFAULT), *extra]
     buffer = io.StringIO()
     load_before = _load()
