@@ -4,7 +4,7 @@ The example Flower App (examples/flower_app: digits, 20 SuperNodes, 64-32-10 MLP
 rounds of 2 local epochs) runs unchanged -- its ServerApp and ClientApp -- under no attack,
 sign flip (x10), ALIE, IPM (x10), HiDRA, min-max, Gaussian noise (x100) and backdoor, with
 20 % byzantine nodes, for Flower's FedAvg, FedMedian, FedTrimmedAvg, Krum, MultiKrum, Bulyan
-and our RobustFedAvg(RandEigenMean(eps=0.2, tol=2.0)). Model-poisoning attacks are
+and our RobustFedAvg(RandEigenMean(eps=0.2)). Model-poisoning attacks are
 simulated on the server (ByzantineStrategy around every strategy); the backdoor runs on
 the attackers' ClientApps. Reported per strategy and attack (mean ± std over seeds): final
 test accuracy, backdoor success (triggered test inputs of other classes classified as the

@@ -46,12 +46,28 @@ FEDERATED_AGGREGATORS = (
     "Krum",
     "geometric median",
     "FILTERING",
-    "RandEigen (tol=0.5)",
     "RandEigen",
 )
 FEDERATED_ATTACKS = (
     "none", "sign flip", "ALIE", "IPM", "HiDRA", "Gaussian", "min-max", "backdoor",
 )
+# The same for default_federated_aggregators / _attacks(setting="paper").
+PAPER_FEDERATED_AGGREGATORS = (
+    "mean",
+    "coordinate median",
+    "trimmed mean",
+    "geometric median",
+    "Multi-Krum",
+    "centered clipping",
+    "FILTERING",
+    "NO-REGRET",
+    "RandEigen",
+)
+PAPER_FEDERATED_ATTACKS = (
+    "none", "HiDRA", "ALIE", "IPM", "sign flip", "min-max", "Gaussian", "TMA", "MRA", "DBA",
+    "MPA",
+)
+FEDERATED_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 # Same for sklearn_robust.experiments.default_estimators / default_adversaries.
 BIAS_AGGREGATORS = (
     "SampleMean", "CoordinateMedian", "TrimmedMean", "GeometricMedian", "Krum", "MultiKrum",
@@ -59,7 +75,8 @@ BIAS_AGGREGATORS = (
 )
 BIAS_ATTACKS = (
     "none", "HiDRA", "ALIE", "IPM", "SignFlip", "GaussianNoise", "ConstantShift", "MinMax",
-    "MinSum", "KrumAttack", "Backdoor", "EigenShift", "OrthogonalSpikes", "HullPoints", "Mimic",
+    "MinSum", "KrumAttack", "TMA", "Backdoor", "DBA", "MPA", "EigenShift", "OrthogonalSpikes",
+    "HullPoints", "Mimic",
 )
 
 
@@ -177,31 +194,76 @@ def build_parser():
         help="federated training under poisoning, every aggregator (RandEigen paper)",
         formatter_class=_HelpFormatter,
         description=(
-            "Train a small MLP on the digits split across clients (FedAvg), a fraction of "
-            "them byzantine, with every aggregator under every poisoning attack; print the "
-            "final test accuracy and the backdoor success rate (mean ± sample std over seeds) "
-            "and "
-            "the aggregation time, and write DIR/federated_runs.csv, "
-            "DIR/federated_rounds.csv and DIR/federated_rounds.png."
+            "Train an MLP on data split across clients (FedAvg), a fraction of them "
+            "byzantine, with every aggregator under every poisoning attack; print the final "
+            "test accuracy and the success rate of the targeted attacks (mean ± sample std over "
+            "seeds) and the aggregation time, and write DIR/federated_runs.csv, "
+            "DIR/federated_rounds.csv and DIR/federated_rounds.png (with --setting paper "
+            "also DIR/federated_grid_<partition>.png). --setting small: 40 clients, a "
+            "64-32-10 MLP, 30 rounds, iid. --setting paper: the RandEigen paper's scale, "
+            "100 clients, a 301 066-parameter MLP, aggregation per layer, 8 rounds, iid "
+            "and Dirichlet(0.5) clients, FILTERING and NO-REGRET with the clean-variance "
+            "bound measured on a clean run, and the paper's attacks (HiDRA, TMA, MRA, DBA, "
+            "MPA and the others)."
         ),
     )
     federated.add_argument(
-        "--aggregators", nargs="+", choices=FEDERATED_AGGREGATORS, default=None,
-        metavar="NAME", help="aggregators (default: all): "
-        + ", ".join(repr(n) for n in FEDERATED_AGGREGATORS),
+        "--setting", choices=["small", "paper"], default="small",
+        help="'small' (default) or 'paper' (the RandEigen paper's scale)",
     )
     federated.add_argument(
-        "--attacks", nargs="+", choices=FEDERATED_ATTACKS, default=None, metavar="NAME",
-        help="attacks (default: all): " + ", ".join(repr(n) for n in FEDERATED_ATTACKS),
+        "--aggregators", nargs="+",
+        choices=list(dict.fromkeys(FEDERATED_AGGREGATORS + PAPER_FEDERATED_AGGREGATORS)),
+        default=None, metavar="NAME", help="aggregators (default: all of the setting); "
+        "small: " + ", ".join(repr(n) for n in FEDERATED_AGGREGATORS) + "; paper: "
+        + ", ".join(repr(n) for n in PAPER_FEDERATED_AGGREGATORS),
     )
-    federated.add_argument("--n-clients", type=_positive_int, default=40, help="clients")
+    federated.add_argument(
+        "--attacks", nargs="+",
+        choices=list(dict.fromkeys(FEDERATED_ATTACKS + PAPER_FEDERATED_ATTACKS)),
+        default=None, metavar="NAME", help="attacks (default: all of the setting); small: "
+        + ", ".join(repr(n) for n in FEDERATED_ATTACKS) + "; paper: "
+        + ", ".join(repr(n) for n in PAPER_FEDERATED_ATTACKS),
+    )
+    federated.add_argument(
+        "--dataset", choices=FEDERATED_DATASETS, default="digits",
+        help="'digits' (built-in, default), or the official files of 'mnist', "
+        "'fashion-mnist' (IDX) or 'cifar10' (python batches) in --data-home",
+    )
+    federated.add_argument(
+        "--data-home", type=pathlib.Path, default=None, metavar="DIR",
+        help="folder holding the downloaded files of --dataset (nothing is downloaded)",
+    )
+    federated.add_argument(
+        "--n-clients", type=_positive_int, default=None,
+        help="clients (default: 40 small, 100 paper)",
+    )
     federated.add_argument(
         "--byzantine-fraction", type=_fraction, default=0.2, help="byzantine fraction"
     )
-    federated.add_argument("--n-rounds", type=_positive_int, default=30, help="rounds")
     federated.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED",
+        "--n-rounds", type=_positive_int, default=None,
+        help="rounds (default: 30 small, 8 paper)",
+    )
+    federated.add_argument(
+        "--seeds", type=int, nargs="+", default=None, metavar="SEED",
         help="seeds (default: 0 1 2)",
+    )
+    federated.add_argument(
+        "--partitions", nargs="+", choices=["iid", "dirichlet"], default=None,
+        help="client splits (default: iid small, iid dirichlet paper); Dirichlet alpha 0.5",
+    )
+    federated.add_argument(
+        "--dirichlet-seeds", type=int, nargs="+", default=None, metavar="SEED",
+        help="seeds of the Dirichlet runs (default: --seeds)",
+    )
+    federated.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="torch device of training"
+    )
+    federated.add_argument(
+        "--quick", action="store_true",
+        help="a tiny version for smoke tests: 10 clients, 2 rounds, a 16-unit MLP, seed 0, "
+        "iid (options given explicitly still apply)",
     )
     federated.add_argument("--n-jobs", type=int, default=2, help="joblib workers (default 2)")
     federated.add_argument(
@@ -414,7 +476,7 @@ def _run_copur(parser, args):
           f"({time.perf_counter() - start:.0f} s).")
 
 
-def _federated_figure(rounds, path):
+def _federated_figure(rounds, path, title="Test accuracy per round (mean over seeds)"):
     """Accuracy per round for up to four attacks side by side, one legend below."""
     import matplotlib
 
@@ -425,6 +487,8 @@ def _federated_figure(rounds, path):
 
     attacks = list(dict.fromkeys(rounds["attack"]))
     preferred = [a for a in ("none", "sign flip", "IPM", "backdoor") if a in attacks]
+    if "HiDRA" in attacks and "MRA" in attacks:  # the paper setting
+        preferred = [a for a in ("none", "HiDRA", "TMA", "MRA") if a in attacks]
     shown = (preferred + [a for a in attacks if a not in preferred])[:4]
     figure, axes = plt.subplots(
         1, len(shown), figsize=(4.2 * len(shown), 4.2), squeeze=False, sharey=True
@@ -434,56 +498,215 @@ def _federated_figure(rounds, path):
         ax.set_title(f"attack: {attack}")
         ax.get_legend().remove()
     handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize="small")
-    figure.suptitle("Test accuracy per round (mean over seeds)")
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), fontsize="small")
+    figure.suptitle(title)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
 
-def _run_federated(args):
+def _federated_grid_figure(runs, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_robust.experiments import plot_federated_grid
+
+    mean_columns = runs["aggregator"].nunique()
+    figure, ax = plt.subplots(
+        figsize=(2.5 + 1.05 * mean_columns, 1.4 + 0.45 * runs["attack"].nunique())
+    )
+    plot_federated_grid(runs, ax=ax, title=title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _load_federated_data(args):
+    """(X, y, X_test, y_test, image_shape, name); test None for the built-in digits."""
+    if args.dataset == "digits":
+        if args.data_home is not None:
+            raise ValueError("--data-home is for --dataset mnist, fashion-mnist or cifar10.")
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        return X / 16.0, y, None, None, (8, 8), "the digits"
+    if args.data_home is None:
+        raise ValueError(
+            f"--dataset {args.dataset} reads the downloaded files: pass --data-home DIR "
+            "(the folder holding them)."
+        )
+    from sklearn_robust import datasets
+
+    if args.dataset == "cifar10":
+        train = datasets.load_cifar10(args.data_home, subset="train")
+        test = datasets.load_cifar10(args.data_home, subset="test")
+    else:
+        train = datasets.load_mnist(args.data_home, subset="train", kind=args.dataset)
+        test = datasets.load_mnist(args.data_home, subset="test", kind=args.dataset)
+    name = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+    return train.data, train.target, test.data, test.target, train.image_shape, name[args.dataset]
+
+
+def _run_federated(parser, args):
     from sklearn_robust.experiments import (
+        clean_variance_bound,
         default_federated_aggregators,
         default_federated_attacks,
         federated_poisoning,
         format_federated_table,
     )
+    from sklearn_robust.experiments._federated_experiments import PAPER_TRAINING
 
-    aggregators = default_federated_aggregators(args.byzantine_fraction)
-    attacks = default_federated_attacks()
-    if args.aggregators is not None:
-        aggregators = {name: aggregators[name] for name in dict.fromkeys(args.aggregators)}
-    if args.attacks is not None:
-        attacks = {name: attacks[name] for name in dict.fromkeys(args.attacks)}
-    start = time.perf_counter()
-    results = federated_poisoning(
-        aggregators=aggregators, attacks=attacks, n_clients=args.n_clients,
-        byzantine_fraction=args.byzantine_fraction, seeds=args.seeds,
-        training={"n_rounds": args.n_rounds}, n_jobs=args.n_jobs,
-        verbose=0 if args.quiet else 1,
+    paper = args.setting == "paper"
+    names = (
+        (PAPER_FEDERATED_AGGREGATORS, PAPER_FEDERATED_ATTACKS)
+        if paper
+        else (FEDERATED_AGGREGATORS, FEDERATED_ATTACKS)
     )
-    runs = results.runs
-    print(f"\nFederated training on the digits: {args.n_clients} clients, "
-          f"{args.byzantine_fraction:.0%} byzantine, {args.n_rounds} rounds, seeds {args.seeds}")
-    n_seeds = len(set(args.seeds))
-    spread = f"mean ± sample std (ddof=1) over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
-    print(f"\nFinal test accuracy (%, {spread}; higher is better)\n")
-    print(format_federated_table(runs, "accuracy"))
-    print(f"\nBackdoor success rate (%, {spread}; triggered test inputs classified as the "
-          "target; lower is better)\n")
-    print(format_federated_table(runs, "attack_success_rate"))
-    print(f"\nMean aggregation time per round (ms, {spread})\n")
-    timing = runs.assign(aggregation_ms=1000 * runs["aggregation_time"])
-    print(format_federated_table(timing, "aggregation_ms", decimals=2))
+    for option, chosen, allowed in (
+        ("--aggregators", args.aggregators, names[0]),
+        ("--attacks", args.attacks, names[1]),
+    ):
+        unknown = [n for n in chosen or [] if n not in allowed]
+        if unknown:
+            parser.error(
+                f"{option} {unknown} are not in --setting {args.setting}; choose from "
+                + ", ".join(repr(n) for n in allowed)
+            )
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            sys.exit("error: --device cuda, but torch sees no CUDA device; use --device cpu")
+    quick = args.quick
+    n_clients = args.n_clients or (10 if quick else 100 if paper else 40)
+    n_rounds = args.n_rounds or (2 if quick else PAPER_TRAINING["n_rounds"] if paper else 30)
+    seeds = args.seeds or ([0] if quick else [0, 1, 2])
+    partitions = args.partitions or (["iid", "dirichlet"] if paper and not quick else ["iid"])
+    training = dict(PAPER_TRAINING) if paper else {}
+    training.update({"n_rounds": n_rounds, "device": args.device})
+    if quick:
+        training["module__hidden_layer_sizes"] = (16,)
+    X, y, X_test, y_test, image_shape, data_name = _load_federated_data(args)
+
+    start = time.perf_counter()
+    runs, rounds, sigmas = [], [], {}
+    for partition in partitions:
+        part_seeds = seeds
+        if partition == "dirichlet" and args.dirichlet_seeds:
+            part_seeds = args.dirichlet_seeds
+        sigma = None
+        if paper:
+            if X_test is None:
+                from sklearn.model_selection import train_test_split
+
+                X_fit, _, y_fit, _ = train_test_split(
+                    X, y, test_size=0.3, random_state=part_seeds[0], stratify=y
+                )
+            else:
+                X_fit, y_fit = X, y
+            sigma = sigmas[partition] = clean_variance_bound(
+                X_fit, y_fit, n_clients=n_clients, training=training, partition=partition,
+                random_state=part_seeds[0],
+            )
+        setting = {"setting": args.setting, "sigma": sigma} if paper else {}
+        aggregators = default_federated_aggregators(args.byzantine_fraction, **setting)
+        attacks = default_federated_attacks(
+            **setting, **({"image_shape": image_shape} if paper else {})
+        )
+        if args.aggregators is not None:
+            aggregators = {n: aggregators[n] for n in dict.fromkeys(args.aggregators)}
+        if args.attacks is not None:
+            attacks = {n: attacks[n] for n in dict.fromkeys(args.attacks)}
+        results = federated_poisoning(
+            X, y, X_test=X_test, y_test=y_test, aggregators=aggregators, attacks=attacks,
+            n_clients=n_clients, byzantine_fraction=args.byzantine_fraction, seeds=part_seeds,
+            training=training, partition=partition, n_jobs=args.n_jobs,
+            verbose=0 if args.quiet else 1,
+        )
+        runs.append(results.runs)
+        rounds.append(results.rounds)
+    import pandas as pd
+
+    runs, rounds = pd.concat(runs, ignore_index=True), pd.concat(rounds, ignore_index=True)
+    n_params = "301 066-parameter MLP 64-512-512-10" if paper and not quick else "MLP"
+    for partition in partitions:
+        part = runs[runs["partition"] == partition]
+        print(f"\nFederated training on {data_name} ({args.setting} setting, {partition} "
+              f"clients): {n_clients} clients, {args.byzantine_fraction:.0%} byzantine, "
+              f"{n_rounds} rounds, seeds {sorted(part['seed'].unique().tolist())}")
+        if paper:
+            print(f"{n_params if X_test is None else 'MLP 512-512'}, aggregation per layer; "
+                  f"FILTERING / NO-REGRET / HiDRA clean-variance bound sigma = "
+                  f"{sigmas[partition]:.4g} (measured on a clean run)")
+        n_seeds = part["seed"].nunique()
+        spread = f"mean ± sample std (ddof=1) over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
+        print(f"\nFinal test accuracy (%, {spread}; higher is better)\n")
+        print(format_federated_table(part, "accuracy"))
+        targeted = [c[len("success: "):] for c in part.columns if c.startswith("success: ")]
+        if paper:
+            print(f"\nSuccess rate of the targeted attacks (%, {spread}; lower is better; "
+                  "'no attack': "
+                  "the same trigger or targets on the model trained without attack)\n")
+            print(_success_table(part, targeted))
+        else:
+            print(f"\nBackdoor success rate (%, {spread}; triggered test inputs classified as "
+                  "the target; "
+                  "lower is better)\n")
+            print(format_federated_table(part, "attack_success_rate"))
+        print(f"\nMean aggregation time per round (ms, {spread})\n")
+        timing = part.assign(aggregation_ms=1000 * part["aggregation_time"])
+        print(format_federated_table(timing, "aggregation_ms", decimals=2))
     args.output.mkdir(parents=True, exist_ok=True)
     runs.to_csv(args.output / "federated_runs.csv", index=False)
-    results.rounds.to_csv(args.output / "federated_rounds.csv", index=False)
+    rounds.to_csv(args.output / "federated_rounds.csv", index=False)
 
-    png = args.output / "federated_rounds.png"
-    _federated_figure(results.rounds, png)
+    pngs = [args.output / "federated_rounds.png"]
+    first = partitions[0]
+    _federated_figure(
+        rounds[rounds["partition"] == first], pngs[0],
+        f"Test accuracy per round on {data_name}, {n_clients} clients ({first}), "
+        f"{args.byzantine_fraction:.0%} byzantine (mean over seeds)",
+    )
+    if paper:
+        for partition in partitions:
+            png = args.output / f"federated_grid_{partition}.png"
+            part = runs[runs["partition"] == partition]
+            _federated_grid_figure(
+                part, png,
+                f"Final test accuracy (%) on {data_name}, {n_clients} clients ({partition}), "
+                f"{args.byzantine_fraction:.0%} byzantine\n"
+                + (
+                    f"mean ± sample std over {part['seed'].nunique()} seeds"
+                    if part["seed"].nunique() > 1
+                    else "one seed"
+                ),
+            )
+            pngs.append(png)
     print(f"\nRuns written to {args.output / 'federated_runs.csv'}, per-round accuracy to "
-          f"{args.output / 'federated_rounds.csv'}, plot to {png} "
-          f"({time.perf_counter() - start:.0f} s).")
+          f"{args.output / 'federated_rounds.csv'}, plots to "
+          f"{', '.join(str(p) for p in pngs)} ({time.perf_counter() - start:.0f} s).")
+
+
+def _success_table(runs, targeted):
+    """Targeted attacks' success (%): under the attack, and on the no-attack model."""
+    from sklearn_robust.experiments import format_federated_table
+
+    rows = []
+    for name in targeted:
+        column = f"success: {name}"
+        under = runs[runs["attack"] == name].assign(value=lambda f, c=column: f[c])
+        rows.append(under.assign(attack=name))
+        clean = runs[runs["attack"] == "none"]
+        if not clean.empty:
+            rows.append(clean.assign(value=clean[column], attack=f"{name} (no attack)"))
+    if not rows:
+        return "(no targeted attack)"
+    import pandas as pd
+
+    return format_federated_table(pd.concat(rows, ignore_index=True), "value")
 
 
 def main(argv=None):
@@ -499,7 +722,7 @@ def main(argv=None):
         elif args.command == "copur":
             _run_copur(parser, args)
         elif args.command == "federated":
-            _run_federated(args)
+            _run_federated(parser, args)
     except (OSError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
     return 0

@@ -20,8 +20,8 @@ def test_bias_command_prints_table_and_writes_csv_and_png(tmp_path, capsys):
     )
     with open(out / "robust_mean_bias.csv") as fh:
         rows = list(csv.DictReader(fh))
-    # 10 estimators x 15 attack settings (none + the 14 poisoning adversaries) x 1 seed.
-    assert len(rows) == 150
+    # 10 estimators x 18 attack settings (none + the 17 poisoning adversaries) x 1 seed.
+    assert len(rows) == 180
     assert [row["attack"] for row in rows[::10]] == list(BIAS_ATTACKS)
     assert (out / "robust_mean_bias.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -52,7 +52,7 @@ def test_bias_names_match_the_experiment_defaults():
         name for name in adversaries.__all__
         if issubclass(getattr(adversaries, name), BasePoisoningAdversary)
     }
-    assert len(poisoning) == 14
+    assert len(poisoning) == 17
     assert set(BIAS_ATTACKS) - {"none"} == poisoning
 
 

@@ -137,6 +137,26 @@ def test_buffered_modules_take_the_loop_with_the_same_arithmetic(digits):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_unequal_clients_vmap_path_equals_the_loop(digits, momentum):
+    """Dirichlet clients run out of batches at different steps; both paths agree."""
+    X, y, _, _ = digits
+
+    class WithBuffer(MLPModule):
+        def __init__(self, n_features, n_outputs, hidden_layer_sizes=(60,)):
+            super().__init__(n_features, n_outputs, hidden_layer_sizes)
+            self.register_buffer("unused", torch.zeros(1))
+
+    params = {"n_clients": 8, "n_rounds": 2, "lr": 0.2, "momentum": momentum, "batch_size": 8,
+              "local_epochs": 2, "partition": "dirichlet", "module__hidden_layer_sizes": (8,),
+              "random_state": 3, "aggregator": SampleMean()}
+    fast = FederatedClassifier(MLPModule, **params).fit(X, y)
+    loop = FederatedClassifier(WithBuffer, **params).fit(X, y)
+    assert len({part.size for part in fast.client_indices_}) > 1
+    for a, b in zip(fast.module_.parameters(), loop.module_.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-5)
+
+
 def test_batchnorm_module_trains_and_predicts(digits):
     X, y, X_test, y_test = digits
 
@@ -332,6 +352,13 @@ def test_backdoor_poison_data_and_trigger():
     assert changed.sum() == 5
     assert (y_p[changed] == 3).all() and np.array_equal(y_p[~changed], y[~changed])
     assert (X == 0).all()  # not modified
+    # count_from_fraction (floor, the library's one rule), at least one sample.
+    for fraction, n, expected in [(0.5, 7, 3), (0.29, 100, 29), (0.01, 10, 1)]:
+        X_n, y_n = attack.set_params(poison_fraction=fraction).poison_data(
+            np.zeros((n, 4)), np.arange(n)
+        )
+        assert (X_n[:, [1, 2]] == 9.0).all(axis=1).sum() == expected
+    attack.set_params(poison_fraction=0.5)
     assert (attack.apply_trigger(X)[:, [1, 2]] == 9.0).all()
     assert (Backdoor().apply_trigger(np.zeros((2, 32)))[:, -2:] == 1.0).all()
     poisoned = attack.fit_poison(np.ones((8, 3)), byzantine=[0, 1])
@@ -401,3 +428,120 @@ def test_cli_names_match_the_experiment_and_the_command_runs(tmp_path, capsys):
     assert "Backdoor success rate" in out and "RandEigen" in out
     for name in ["federated_runs.csv", "federated_rounds.csv", "federated_rounds.png"]:
         assert (tmp_path / name).stat().st_size > 0
+
+
+# -- the paper-scale setting (tiny) ----------------------------------------------------------
+
+
+def _benchmark(name):
+    """Import a script of benchmarks/ as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paper_setting_names_match_the_experiment():
+    from sklearn_robust import __main__ as cli
+    from sklearn_robust.experiments import (
+        default_federated_aggregators,
+        default_federated_attacks,
+    )
+
+    aggregators = default_federated_aggregators(setting="paper", sigma=1.0)
+    assert list(cli.PAPER_FEDERATED_AGGREGATORS) == list(aggregators)
+    assert list(cli.PAPER_FEDERATED_ATTACKS) == list(default_federated_attacks(setting="paper"))
+    # FILTERING, NO-REGRET and HiDRA share the threshold, in the reference's chunks
+    attacks = default_federated_attacks(setting="paper", sigma=2.5)
+    for filt in (aggregators["FILTERING"], aggregators["NO-REGRET"]):
+        assert (filt.sigma, filt.expansion, filt.chunk_size, filt.eps) == (1.0, 20, 1000, 0.2)
+    assert (attacks["HiDRA"].sigma, attacks["HiDRA"].chunk_size) == (2.5, 1000)
+    with pytest.raises(ValueError, match="setting must be"):
+        default_federated_aggregators(setting="large")
+
+
+def test_image_triggers_follow_the_papers_patterns():
+    from sklearn_robust.experiments import image_triggers
+
+    backdoor, dba = image_triggers((28, 28))
+    assert len(backdoor) == 16 and max(backdoor) == 28 * 28 - 1  # 4 x 4, bottom right
+    assert dba == [[0, 1, 2, 3], [6, 7, 8, 9], [84, 85, 86, 87], [90, 91, 92, 93]]
+    backdoor, dba = image_triggers((3, 32, 32))
+    assert len(backdoor) == 3 * 16 and all(len(part) == 3 * 4 for part in dba)
+    assert {c // 1024 for c in dba[0]} == {0, 1, 2}  # every channel
+    with pytest.raises(ValueError, match="image_shape"):
+        image_triggers((3,))
+
+
+def test_mpa_targets_are_held_out_and_relabelled():
+    from sklearn_robust.experiments._federated_experiments import _mpa_targets
+
+    X, y = np.arange(40.0).reshape(20, 2), np.repeat(np.arange(4), 5)
+    X_t, y_t, rest = _mpa_targets(X, y, 3, seed=0)
+    assert X_t.shape == (3, 2) and rest.sum() == 17
+    true = y[~rest]
+    np.testing.assert_array_equal(y_t, (true + 1) % 4)
+    np.testing.assert_array_equal(X_t, X[~rest])
+
+
+def test_paper_scale_benchmark_quick(tmp_path):
+    bench = _benchmark("federated_paper_scale")
+    output = bench.run(["--output", str(tmp_path)], quick=True)
+    text = (output / "federated_paper_scale.md").read_text()
+    assert "Success rate of the targeted attacks" in text and "clean-variance bound" in text
+    import pandas as pd
+
+    runs = pd.read_csv(output / "federated_runs.csv")
+    assert set(runs["attack"]) == {"none", "HiDRA", "TMA", "DBA", "MPA"}
+    assert set(runs["aggregator"]) == {"mean", "FILTERING", "RandEigen"}
+    assert {"success: DBA", "success: MPA", "honest_kept", "partition"} <= set(runs.columns)
+    for name in ["federated_rounds.csv", "federated_rounds.png", "federated_grid_iid.png"]:
+        assert (output / name).stat().st_size > 0
+
+
+def test_aggregation_runtime_benchmark_quick():
+    table = _benchmark("aggregation_runtime").run(quick=True)
+    assert list(table.index) == [1000, 3000]
+    assert (table[["RandEigen", "FILTERING", "NO-REGRET"]] > 0).all().all()
+    assert "FILTERING / RandEigen" in table.columns
+
+
+def test_cli_paper_setting_refuses_names_of_the_other_setting(capsys):
+    from sklearn_robust import __main__ as cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["federated", "--setting", "paper", "--attacks", "backdoor", "--quick"])
+    assert "not in --setting paper" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["federated", "--dataset", "mnist", "--quick"])
+    assert "--data-home" in capsys.readouterr().err
+
+
+def test_cli_reads_mnist_files(tmp_path, capsys):
+    import struct
+
+    from sklearn_robust import __main__ as cli
+
+    rng = np.random.RandomState(0)
+    for stem, n in (("train", 40), ("t10k", 20)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images = rng.randint(0, 50, size=(n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), 10 + labels, 10] = 255  # a learnable mark per class
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            header = struct.pack(">BBBB", 0, 0, 8, array.ndim)
+            header += struct.pack(f">{array.ndim}I", *array.shape)
+            (tmp_path / f"{stem}-{kind}-ubyte").write_bytes(header + array.tobytes())
+    out = tmp_path / "out"
+    cli.main(["federated", "--setting", "paper", "--quick", "--dataset", "mnist",
+              "--data-home", str(tmp_path), "--aggregators", "mean", "--attacks", "none", "MRA",
+              "--n-jobs", "1", "--output", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert "Federated training on MNIST" in printed and "MRA (no attack)" in printed
+    import pandas as pd
+
+    runs = pd.read_csv(out / "federated_runs.csv")
+    assert len(runs) == 2 and runs["accuracy"].notna().all()

@@ -2,14 +2,17 @@
 
 Poisoning adversaries (the RandEigen threat model) replace the byzantine rows of a matrix of
 honest updates with ``fit_poison(X)``: :class:`ALIE`, :class:`ConstantShift`,
-:class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM` and :class:`SignFlip`. The optimised
-attacks search for the largest shift a defense still accepts: :class:`MinMax` and
-:class:`MinSum` (any defense) and :class:`KrumAttack` (Krum). The adaptive families against
-spectral filters place the byzantine rows where such a filter sees least:
-:class:`EigenShift` (along the honest top eigenvector), :class:`OrthogonalSpikes` (one spike
-per row, below the bulk), :class:`HullPoints` and :class:`Mimic` (copies of honest rows).
-:class:`Backdoor` also poisons the byzantine clients' local data (a trigger relabelled to a
-target class) before boosting their updates.
+:class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM`, :class:`SignFlip` and :class:`TMA`
+(Fang et al.'s attack on trimmed mean and median). The optimised attacks search for the
+largest shift a defense still accepts: :class:`MinMax` and :class:`MinSum` (any defense)
+and :class:`KrumAttack` (Krum). The adaptive families against spectral filters place the
+byzantine rows where such a filter sees least: :class:`EigenShift` (along the honest top
+eigenvector), :class:`OrthogonalSpikes` (one spike per row, below the bulk),
+:class:`HullPoints` and :class:`Mimic` (copies of honest rows).
+:class:`Backdoor` (model replacement) and :class:`DBA` (the trigger split across the
+byzantine clients) also poison the byzantine clients' local data (a trigger relabelled to a
+target class) before boosting their updates; :class:`MPA` (targeted model poisoning) trains
+the byzantine update itself, with explicit boosting and a stealth term.
 
 Inference-time adversaries (the CoPur threat model) corrupt some agents' feature blocks:
 ``fit``/``fit_transform`` leave the clean training data untouched and ``transform`` attacks,
@@ -23,6 +26,7 @@ from sklearn_robust.adversaries._backdoor import Backdoor
 from sklearn_robust.adversaries._block_noise import BlockNoise
 from sklearn_robust.adversaries._combined_attack import CombinedAttack
 from sklearn_robust.adversaries._constant_shift import ConstantShift
+from sklearn_robust.adversaries._dba import DBA
 from sklearn_robust.adversaries._eigen_shift import EigenShift
 from sklearn_robust.adversaries._feature_flip import FeatureFlip
 from sklearn_robust.adversaries._gaussian_noise import GaussianNoise
@@ -34,9 +38,11 @@ from sklearn_robust.adversaries._mimic import Mimic
 from sklearn_robust.adversaries._min_max import MinMax
 from sklearn_robust.adversaries._min_sum import MinSum
 from sklearn_robust.adversaries._missing_blocks import MissingBlocks
+from sklearn_robust.adversaries._mpa import MPA
 from sklearn_robust.adversaries._orthogonal_spikes import OrthogonalSpikes
 from sklearn_robust.adversaries._pgd import PGDAttack
 from sklearn_robust.adversaries._sign_flip import SignFlip
+from sklearn_robust.adversaries._tma import TMA
 
 __all__ = [
     "ALIE",
@@ -44,6 +50,7 @@ __all__ = [
     "BlockNoise",
     "CombinedAttack",
     "ConstantShift",
+    "DBA",
     "EigenShift",
     "FeatureFlip",
     "GaussianNoise",
@@ -51,6 +58,7 @@ __all__ = [
     "HullPoints",
     "IPM",
     "KrumAttack",
+    "MPA",
     "Mimic",
     "MinMax",
     "MinSum",
@@ -58,4 +66,5 @@ __all__ = [
     "OrthogonalSpikes",
     "PGDAttack",
     "SignFlip",
+    "TMA",
 ]

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array
 
 from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
+from sklearn_robust._counts import count_from_fraction
 
 
 @_fill_poisoning_doc
@@ -42,7 +43,8 @@ class Backdoor(BasePoisoningAdversary):
 
     poison_fraction : float, default=0.5
         Fraction of each byzantine client's samples that are triggered and relabelled, in
-        (0, 1].
+        (0, 1]: ``count_from_fraction(poison_fraction, n)`` of a client's ``n`` samples (the
+        library's one rule, ``floor`` with the product rounded to 9 decimals), at least one.
 
     boost : float or None, default=None
         Factor applied to the byzantine updates. None gives model replacement's
@@ -65,10 +67,24 @@ class Backdoor(BasePoisoningAdversary):
     --------
     sklearn_robust.metrics.attack_success_rate : Fraction of triggered inputs classified as
         the target.
-    SignFlip : Byzantine rows are their own honest rows negated.
+    DBA : The trigger split across the byzantine clients.
+    MPA : Targeted model poisoning with explicit boosting.
 
     Notes
     -----
+    This is the model replacement attack (MRA) of Bagdasaryan et al.: the attacker trains a
+    backdoored model ``X`` on a mix of triggered and clean samples and submits
+    ``gamma * (X - G)`` (``G`` the global model), ``gamma`` chosen so that the aggregate
+    replaces ``G`` by ``X``. With the plain mean over ``n`` clients and a server step of 1
+    that is ``gamma = n``; with ``n_byzantine`` attackers sharing the replacement, each
+    boosts by ``n / n_byzantine``, the default ``boost``. Differences with the paper, by
+    design: the attackers train with the honest clients' local schedule (Bagdasaryan et al.
+    give the attacker more local epochs at a lower learning rate), they attack in every
+    round rather than once near convergence, and the boost ignores the server learning
+    rate: with ``FederatedClassifier(server_lr=eta)`` pass
+    ``boost = n / (eta * n_byzantine)`` for an exact replacement. Their "constrain and
+    scale" variant (an anomaly-detection term in the attacker's loss) is not implemented.
+
     ``fit_poison(c * X) == c * fit_poison(X)`` for every ``c`` (the attack is linear in the
     byzantine rows).
 
@@ -179,9 +195,14 @@ class Backdoor(BasePoisoningAdversary):
                 f"y must have shape ({X.shape[0]},) to match X's rows; got {y.shape}."
             )
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        n_poison = int(np.ceil(round(self.poison_fraction * X.shape[0], 9)))
+        return self._stamp(X, y, self._trigger_columns(X.shape[1]), rng)
+
+    def _stamp(self, X, y, columns, rng):
+        """Trigger ``columns`` and relabel a ``poison_fraction`` of the rows (in place)."""
+        # At least one: a client with few samples and a small fraction still attacks.
+        n_poison = max(1, count_from_fraction(self.poison_fraction, X.shape[0]))
         rows = rng.permutation(X.shape[0])[:n_poison]
-        X[np.ix_(rows, self._trigger_columns(X.shape[1]))] = self.trigger_value
+        X[np.ix_(rows, columns)] = self.trigger_value
         if y.dtype.kind in "iu" and not isinstance(self.target_class, numbers.Integral):
             raise ValueError(
                 f"target_class={self.target_class!r} is not a label of integer y; pass one of "

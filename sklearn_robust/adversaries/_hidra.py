@@ -64,6 +64,18 @@ class HiDRA(BasePoisoningAdversary):
     formula and is about 2.6 times weaker; pass a smaller ``sigma`` or ``expansion`` to
     reproduce weaker variants.
 
+    The paper's configuration, against the chunked filters of Zhu et al. (2023): give
+    HiDRA the threshold the defender uses, ``HiDRA(sigma=s)`` against
+    ``FilteringMean(sigma=s)`` or ``NoRegretMean(sigma=s)`` with the same ``expansion``
+    (20) and ``chunk_size`` (1000), the defaults of both. As long as ``s`` bounds the top
+    eigenvalue of the honest rows' covariance in every chunk, the poisoned chunk's top
+    eigenvalue stays under ``sqrt(expansion) * s``: FILTERING keeps every byzantine row at
+    full weight and its estimate moves by ``eps * c`` against the honest mean in every chunk
+    (tests/test_poisoning_paper_attacks.py checks it). NO-REGRET first prunes the rows
+    with the largest Krum scores; identical rows at distance ``c`` escape that pruning only
+    when ``c**2`` is small next to the chunk's honest spread (its trace), i.e. when the
+    honest chunk covariance has a high effective rank.
+
     When a chunk's mean is exactly zero its direction is undefined; the normalised all-ones
     vector of the chunk is used instead. With partial knowledge and a single byzantine row
     the covariance is undefined and ``sigma_k`` is taken as 0 (no shift) unless ``sigma`` is

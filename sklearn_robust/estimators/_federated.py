@@ -1,5 +1,6 @@
 """FederatedClassifier: FedAvg-style training with a pluggable robust aggregator."""
 
+import inspect
 import numbers
 import time
 
@@ -140,9 +141,15 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
         The attack, e.g. :class:`~sklearn_robust.adversaries.ALIE` or
         :class:`~sklearn_robust.adversaries.Backdoor`; its own ``n_byzantine`` is ignored
         (the classifier's is used). An adversary with a ``poison_data`` method
-        (:class:`~sklearn_robust.adversaries.Backdoor`) also replaces the byzantine clients'
-        local data by ``poison_data(X_k, y_k)`` before training. None: no attack; the
-        byzantine clients, if any, behave honestly.
+        (:class:`~sklearn_robust.adversaries.Backdoor`,
+        :class:`~sklearn_robust.adversaries.DBA`) also replaces the byzantine clients'
+        local data by ``poison_data(X_k, y_k)`` before training (with
+        ``attacker_index=k``, the client's rank among the byzantine ones, when the method
+        takes it). An adversary with a ``local_update`` method
+        (:class:`~sklearn_robust.adversaries.MPA`) trains the byzantine update itself every
+        round, from the global model and the byzantine clients' pooled data, and gets it
+        back in ``fit_poison(..., malicious_update=...)``. None: no attack; the byzantine
+        clients, if any, behave honestly.
     n_byzantine : int or float, default=0
         Number of byzantine clients (int) or their fraction of ``n_clients`` (float in
         [0, 1), rounded down).
@@ -326,12 +333,16 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
     def _poisoned_client_data(self, adversary, X, y, parts, byzantine, rng):
         """Per-client training tensors; byzantine clients' data through ``poison_data``."""
         device = torch.device(self.device)
+        poisons = adversary is not None and hasattr(adversary, "poison_data")
+        # DBA-style adversaries give each byzantine client its own part of the trigger.
+        ranked = poisons and "attacker_index" in inspect.signature(adversary.poison_data).parameters
         data = []
         for client, rows in enumerate(parts):
             X_k, y_k = X[rows], y[rows]
-            if adversary is not None and byzantine[client] and hasattr(adversary, "poison_data"):
+            if poisons and byzantine[client]:
+                extra = {"attacker_index": int(byzantine[:client].sum())} if ranked else {}
                 X_k, labels = adversary.poison_data(
-                    X_k, self.classes_[y_k], random_state=int(rng.randint(_MAX_SEED))
+                    X_k, self.classes_[y_k], random_state=int(rng.randint(_MAX_SEED)), **extra
                 )
                 unknown = ~np.isin(labels, self.classes_)
                 if unknown.any():
@@ -435,20 +446,47 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
                 batch = batch.clamp(min=0)
                 grads, losses = step_fn(params, X_pad[rows, batch], y_pad[rows, batch], weight)
                 with torch.no_grad():
-                    for name in names:
-                        mask = active.view(-1, *([1] * len(params[name].shape[1:])))
-                        g = grads[name]
-                        if self.momentum:
-                            v = velocity[name]
-                            g = torch.where(mask, self.momentum * v + g, v)
-                            velocity[name] = g
-                        params[name] = params[name] - self.lr * mask * g
+                    if bool(active.all()):
+                        # Every client steps (the usual case): in-place updates, the same
+                        # arithmetic as torch.optim.SGD (buf = momentum * buf + g;
+                        # p -= lr * buf). The (n_clients, ...) tensors are large, so
+                        # temporaries would dominate the round's time.
+                        for name in names:
+                            g = grads[name]
+                            if self.momentum:
+                                g = velocity[name].mul_(self.momentum).add_(g)
+                            params[name].sub_(g, alpha=self.lr)
+                    else:
+                        # Clients out of batches keep their weights and their momentum
+                        # (their gradient is exactly zero: all their batch weights are 0).
+                        for name in names:
+                            mask = active.view(-1, *([1] * len(params[name].shape[1:])))
+                            mask = mask.to(params[name].dtype)
+                            g = grads[name]
+                            if self.momentum:
+                                decay = 1.0 + (self.momentum - 1.0) * mask
+                                g = velocity[name].mul_(decay).add_(g)
+                            params[name].sub_(g * mask, alpha=self.lr)
                     loss_sum += torch.where(active, losses.detach(), 0.0)
                     loss_count += active
         with torch.no_grad():
             local = torch.cat([params[name].reshape(n_clients, -1) for name in names], dim=1)
             updates = local - global_vector
         return updates, None, (loss_sum / loss_count).cpu().numpy()
+
+    def _malicious_update(
+        self, adversary, module, global_vector, client_data, byzantine, updates, previous,
+        generator,
+    ):
+        """The update a model-aware adversary (MPA) trains on its clients' pooled data."""
+        bad = np.flatnonzero(byzantine)
+        X_bad = torch.cat([client_data[c][0] for c in bad])
+        y_bad = torch.cat([client_data[c][1] for c in bad])
+        return adversary.local_update(
+            module, global_vector, X_bad, y_bad, classes=self.classes_, updates=updates,
+            byzantine=byzantine, previous_aggregate=previous, lr=self.lr,
+            batch_size=self.batch_size, local_epochs=self.local_epochs, generator=generator,
+        )
 
     def _aggregate(self, updates, layer_slices, rng):
         """Aggregate the update matrix; return (aggregate, kept, fitted aggregator)."""
@@ -540,6 +578,7 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
         with torch.no_grad():
             global_vector = parameters_to_vector(module.parameters()).detach().clone()
             global_buffers = [buffer.detach().clone() for buffer in module.buffers()]
+        previous = torch.zeros_like(global_vector)  # the last aggregate (MPA's estimate)
         self.history_ = []
         rounds = tqdm(
             range(self.n_rounds), desc="federated rounds", disable=not self.verbose, leave=False
@@ -556,7 +595,13 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
                 )
             updates = updates.cpu().numpy().astype(np.float32, copy=False)
             if byzantine.any():
-                updates = adversary.fit_poison(updates, byzantine=byzantine).astype(
+                extra = {}
+                if hasattr(adversary, "local_update"):
+                    extra["malicious_update"] = self._malicious_update(
+                        adversary, module, global_vector, client_data, byzantine, updates,
+                        previous, generator,
+                    )
+                updates = adversary.fit_poison(updates, byzantine=byzantine, **extra).astype(
                     np.float32, copy=False
                 )
             start = time.perf_counter()
@@ -568,6 +613,7 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
             with torch.no_grad():
                 step = torch.as_tensor(location, dtype=global_vector.dtype)
                 global_vector += self.server_lr * step.to(global_vector.device)
+                previous = step
                 if global_buffers:
                     voters = np.ones(self.n_clients, dtype=bool)
                     if kept is not None:

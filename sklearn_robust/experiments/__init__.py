@@ -9,10 +9,13 @@ from sklearn_robust.experiments._copur_experiments import (
 )
 from sklearn_robust.experiments._display import RobustnessCurveDisplay
 from sklearn_robust.experiments._federated_experiments import (
+    clean_variance_bound,
     default_federated_aggregators,
     default_federated_attacks,
     federated_poisoning,
     format_federated_table,
+    image_triggers,
+    plot_federated_grid,
     plot_federated_rounds,
     summarize_federated,
 )
@@ -35,6 +38,7 @@ from sklearn_robust.experiments._summary import format_mean_std, mean_std
 __all__ = [
     "COPUR_EXPERIMENTS",
     "RobustnessCurveDisplay",
+    "clean_variance_bound",
     "copur_comparison",
     "default_adaptive_families",
     "default_adversaries",
@@ -47,9 +51,11 @@ __all__ = [
     "format_copur_table",
     "format_federated_table",
     "format_mean_std",
+    "image_triggers",
     "make_honest_updates",
     "mean_std",
     "plot_bias_heatmap",
+    "plot_federated_grid",
     "plot_federated_rounds",
     "robust_mean_adaptive",
     "robust_mean_bias",

@@ -9,7 +9,10 @@ from tqdm.auto import tqdm
 
 from sklearn_robust.adversaries import (
     ALIE,
+    DBA,
     IPM,
+    MPA,
+    TMA,
     Backdoor,
     ConstantShift,
     EigenShift,
@@ -92,10 +95,13 @@ def default_adversaries(eps=0.2):
     (omniscient, ``knowledge="full"``, where it has the choice): the paper's attacks
     (``HiDRA``, ``ALIE``, ``IPM``), the simple ones (``SignFlip``, ``GaussianNoise``,
     ``ConstantShift``), the optimised ones (``MinMax`` and ``MinSum``, which search for the
-    largest shift a defense still accepts, and ``KrumAttack``, aimed at Krum) and
-    ``Backdoor``, whose ``fit_poison`` alone boosts the byzantine rows by the number of
-    clients over the number of attackers (model replacement; its data poisoning needs a
-    training loop, see :class:`~sklearn_robust.estimators.FederatedClassifier`), then the
+    largest shift a defense still accepts, ``KrumAttack``, aimed at Krum, and ``TMA``,
+    aimed at trimmed mean and median), ``Backdoor`` and ``DBA``, whose ``fit_poison`` alone
+    boosts the byzantine rows by the number of clients over the number of attackers (model
+    replacement; their data poisoning needs a training loop, see
+    :class:`~sklearn_robust.estimators.FederatedClassifier`), and ``MPA``, whose
+    ``fit_poison`` without a trained malicious update boosts the byzantine rows' deviation
+    from the honest mean by the same factor, then the
     attacks built against spectral filters (``EigenShift``, ``OrthogonalSpikes``,
     ``HullPoints``, ``Mimic``: they know RandEigenMean's test and stay under it).
 
@@ -121,8 +127,8 @@ def default_adversaries(eps=0.2):
     >>> adversaries = default_adversaries(eps=0.1)
     >>> list(adversaries)  # doctest: +NORMALIZE_WHITESPACE
     ['none', 'HiDRA', 'ALIE', 'IPM', 'SignFlip', 'GaussianNoise', 'ConstantShift', 'MinMax',
-     'MinSum', 'KrumAttack', 'Backdoor', 'EigenShift', 'OrthogonalSpikes', 'HullPoints',
-     'Mimic']
+     'MinSum', 'KrumAttack', 'TMA', 'Backdoor', 'DBA', 'MPA', 'EigenShift', 'OrthogonalSpikes',
+     'HullPoints', 'Mimic']
     >>> adversaries["ALIE"]
     ALIE(n_byzantine=0.1)
     """
@@ -137,7 +143,10 @@ def default_adversaries(eps=0.2):
         "MinMax": MinMax(n_byzantine=eps),
         "MinSum": MinSum(n_byzantine=eps),
         "KrumAttack": KrumAttack(n_byzantine=eps),
+        "TMA": TMA(n_byzantine=eps),
         "Backdoor": Backdoor(n_byzantine=eps),
+        "DBA": DBA(n_byzantine=eps),
+        "MPA": MPA(n_byzantine=eps),
         "EigenShift": EigenShift(n_byzantine=eps),
         "OrthogonalSpikes": OrthogonalSpikes(n_byzantine=eps),
         "HullPoints": HullPoints(n_byzantine=eps),

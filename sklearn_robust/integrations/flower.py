@@ -183,7 +183,7 @@ class RobustFedAvg(FedAvg):
     --------
     >>> from sklearn_robust.estimators import RandEigenMean
     >>> from sklearn_robust.integrations.flower import RobustFedAvg
-    >>> strategy = RobustFedAvg(RandEigenMean(eps=0.2, tol=2.0), random_state=0)
+    >>> strategy = RobustFedAvg(RandEigenMean(eps=0.2), random_state=0)
     >>> strategy.by, strategy.weighted_by_key
     ('model', 'num-examples')
     """
