@@ -4,17 +4,21 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from sklearn_robust._numerics._purification import purify_batch
 from sklearn_robust.estimators._autoencoder_defense import (
+    _FLAG_FLOOR,
     _BaseAutoencoderDefense,
     _batches,
     _block_norms,
     _onehot,
 )
+
+# Most training rows purified to calibrate the detection thresholds (detection != "residual").
+_CALIBRATION_ROWS = 1000
 
 
 class CoPurTransformer(_BaseAutoencoderDefense):
@@ -206,6 +210,8 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         "tau": [Interval(numbers.Real, 0, None, closed="left")],
         "trim_blocks": ["boolean"],
         "output": [StrOptions({"reconstruction", "replace"})],
+        "detection": [StrOptions({"residual", "calibrated", "consistency"})],
+        "flag_rate": [Interval(numbers.Real, 0, 1, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -220,6 +226,8 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         tau=10.0,
         trim_blocks=True,
         output="reconstruction",
+        detection="residual",
+        flag_rate=0.01,
         max_iter=100,
         tol=1e-3,
         lr=0.1,
@@ -233,6 +241,8 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         self.tau = tau
         self.trim_blocks = trim_blocks
         self.output = output
+        self.detection = detection
+        self.flag_rate = flag_rate
         self.max_iter = max_iter
         self.tol = tol
         self.lr = lr
@@ -240,6 +250,31 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    def _fit(self, X):
+        X_train = super()._fit(X)
+        if self.detection == "residual":
+            return X_train
+        # Calibration: the detection thresholds are quantiles of what the purifier measures
+        # on clean rows (a subsample of the training rows), so that a clean block is flagged
+        # with probability about flag_rate.
+        rng = check_random_state(self.random_state)
+        rows = X_train
+        if rows.shape[0] > _CALIBRATION_ROWS:
+            rows = rows[np.sort(rng.choice(rows.shape[0], _CALIBRATION_ROWS, replace=False))]
+        level = 1.0 - float(self.flag_rate)
+        floor = _FLAG_FLOOR * np.sqrt([np.sum(self.scale_[ix] ** 2) for ix in self.layout_.indices])
+        _, details = self._purify(rows, True, consistency=False)
+        self.residual_threshold_ = np.maximum(
+            np.nanquantile(details.residuals, level, axis=0), floor
+        )
+        if self.detection == "consistency":
+            self.consistency_threshold_ = np.full(self.layout_.n_blocks, np.inf)
+            _, details = self._purify(rows, True, consistency=True)
+            self.consistency_threshold_ = np.maximum(
+                np.nanquantile(details.consistency, level, axis=0), floor
+            )
+        return X_train
 
     def fit_transform(self, X, y=None):
         """Fit on clean features and return their reconstructions ``D(E(X))``.
@@ -316,11 +351,22 @@ class CoPurTransformer(_BaseAutoencoderDefense):
             * ``residuals`` -- ``||h_i - l^_i||`` per block (n_samples, n_blocks), inf for
               blocks holding inf, NaN for missing blocks;
             * ``observed`` -- True where a block was received;
-            * ``corrupted`` -- True where an observed block was trimmed or its residual
-              exceeds ``residual_threshold_``: the agents judged attacked;
-            * ``n_iter`` -- iterations of stages 1 and 2 per row (n_samples, 2).
+            * ``consistency`` -- with ``detection="consistency"``, the leave-one-out
+              residual ``||h_i - D(z_{-i})_i||`` of each block against its reconstruction
+              from the row's other kept blocks (n_samples, n_blocks); NaN otherwise, and for
+              missing blocks;
+            * ``corrupted`` -- True where an observed block was trimmed, its residual
+              exceeds ``residual_threshold_`` or (with ``detection="consistency"``) its
+              leave-one-out residual exceeds ``consistency_threshold_``: the agents judged
+              attacked;
+            * ``n_iter`` -- iterations of stages 1 and 2 per row (n_samples, 2); stage 1
+              counts its re-solves (trimming, leave-one-out).
         """
         X = self._validate_transform_input(X)
+        return self._purify(X, return_details)
+
+    def _purify(self, X, return_details, *, consistency=None):
+        """:meth:`purify` on validated ``X``; ``consistency`` overrides the LOO check."""
         observed, H = self._received(X)
         empty = self._warn_empty_rows(observed)
         n_samples, n_features = X.shape
@@ -328,16 +374,22 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         out = np.empty(X.shape, dtype=X.dtype)
         n_iter = np.zeros((n_samples, 2), dtype=np.int64)
         kept = observed.copy()
+        loo = np.full(observed.shape, np.nan)
         constants = self._constants()
         onehot = _onehot(self.layout_, constants["mean"])
         encode, decode = self._codec(constants)
         eps = 1e-6 * float(np.mean(self.scale_))
         batches = list(_batches(n_samples, self.batch_size))
         threshold = self._to_tensor(self.residual_threshold_) if self.trim_blocks else None
+        if consistency is None:
+            consistency = self.detection == "consistency"
+        consistency_threshold = (
+            self._to_tensor(self.consistency_threshold_) if consistency else None
+        )
         for rows in tqdm(batches, desc="CoPur purification", disable=not self.verbose):
             h = self._to_tensor(H[rows])
             obs = self._to_tensor(observed[rows])
-            l_batch, out_batch, it, kept_batch = purify_batch(
+            l_batch, out_batch, it, kept_batch, loo_batch = purify_batch(
                 h,
                 obs,
                 onehot,
@@ -353,11 +405,13 @@ class CoPurTransformer(_BaseAutoencoderDefense):
                 eps=eps,
                 threshold=threshold,
                 fill=constants["mean"],
+                consistency_threshold=consistency_threshold,
             )
             l_hat[rows] = l_batch.cpu().numpy()
             out[rows] = out_batch.cpu().numpy()
             n_iter[rows] = it.cpu().numpy()
             kept[rows] = kept_batch.cpu().numpy() > 0
+            loo[rows] = loo_batch.cpu().numpy()
         if empty.any():
             with torch.no_grad():
                 fallback = self._reconstruct(self._to_tensor(self.mean_[None, :]))
@@ -370,6 +424,8 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         corrupted = observed & (
             ~kept | (np.nan_to_num(residuals, nan=0.0) > self.residual_threshold_)
         )
+        if consistency:
+            corrupted |= observed & (np.nan_to_num(loo, nan=0.0) > self.consistency_threshold_)
         if self.output == "replace":
             trusted = self.layout_.column_mask(observed & ~corrupted)
             out = np.where(trusted, X, out)
@@ -378,6 +434,7 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         details = Bunch(
             l_hat=l_hat,
             residuals=residuals,
+            consistency=loo,
             observed=observed,
             corrupted=corrupted,
             n_iter=n_iter,
