@@ -263,7 +263,7 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         if rows.shape[0] > _CALIBRATION_ROWS:
             rows = rows[np.sort(rng.choice(rows.shape[0], _CALIBRATION_ROWS, replace=False))]
         level = 1.0 - float(self.flag_rate)
-        floor = _FLAG_FLOOR * np.sqrt([np.sum(self.scale_[ix] ** 2) for ix in self.layout_.indices])
+        floor = _FLAG_FLOOR * _block_norms(self.scale_[None, :], self.layout_)[0]
         _, details = self._purify(rows, True, consistency=False)
         self.residual_threshold_ = np.maximum(
             np.nanquantile(details.residuals, level, axis=0), floor
@@ -305,11 +305,10 @@ class CoPurTransformer(_BaseAutoencoderDefense):
             if not complete.all():
                 out[~complete] = self.purify(X[~complete])
             return out
-        out = np.empty(X.shape, dtype=X.dtype)
-        with torch.no_grad():
-            for rows in _batches(X.shape[0], self.batch_size):
-                block = np.where(complete[rows, None], X[rows], self.mean_)
-                out[rows] = self._reconstruct(self._to_tensor(block)).cpu().numpy()
+        out = self._to_output(
+            self._reconstruct_array(np.where(complete[:, None], X, self.mean_), self.batch_size),
+            X.dtype,
+        )
         if not complete.all():
             out[~complete] = self.purify(X[~complete])
         return out
@@ -378,16 +377,14 @@ class CoPurTransformer(_BaseAutoencoderDefense):
         constants = self._constants()
         onehot = _onehot(self.layout_, constants["mean"])
         encode, decode = self._codec(constants)
-        eps = 1e-6 * float(np.mean(self.scale_))
+        eps = 1e-6 * float(np.mean(self.scale_)) / self.unit_
         batches = list(_batches(n_samples, self.batch_size))
-        threshold = self._to_tensor(self.residual_threshold_) if self.trim_blocks else None
+        threshold = self._units(self.residual_threshold_) if self.trim_blocks else None
         if consistency is None:
             consistency = self.detection == "consistency"
-        consistency_threshold = (
-            self._to_tensor(self.consistency_threshold_) if consistency else None
-        )
+        consistency_threshold = self._units(self.consistency_threshold_) if consistency else None
         for rows in tqdm(batches, desc="CoPur purification", disable=not self.verbose):
-            h = self._to_tensor(H[rows])
+            h = self._units(H[rows])
             obs = self._to_tensor(observed[rows])
             l_batch, out_batch, it, kept_batch, loo_batch = purify_batch(
                 h,
@@ -407,15 +404,17 @@ class CoPurTransformer(_BaseAutoencoderDefense):
                 fill=constants["mean"],
                 consistency_threshold=consistency_threshold,
             )
-            l_hat[rows] = l_batch.cpu().numpy()
-            out[rows] = out_batch.cpu().numpy()
+            l_hat[rows] = self._to_output(
+                l_batch.cpu().numpy().astype(np.float64) * self.unit_, np.float64
+            )
+            out[rows] = self._to_output(
+                out_batch.cpu().numpy().astype(np.float64) * self.unit_, X.dtype
+            )
             n_iter[rows] = it.cpu().numpy()
             kept[rows] = kept_batch.cpu().numpy() > 0
             loo[rows] = loo_batch.cpu().numpy()
         if empty.any():
-            with torch.no_grad():
-                fallback = self._reconstruct(self._to_tensor(self.mean_[None, :]))
-            out[empty] = fallback.cpu().numpy()
+            out[empty] = self._to_output(self._reconstruct_array(self.mean_[None, :]), X.dtype)
             l_hat[empty] = self.mean_
         if not return_details and self.output == "reconstruction":
             return out

@@ -15,6 +15,8 @@ from sklearn_robust.nets import MLPModule
 from sklearn_robust.nets._modules import _check_sizes
 from sklearn_robust.nets._utils import batched_forward, fit_classifier_net, torch_input
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 # Training parameters shared with BlockEmbedder (sklearn vocabulary).
 _TRAINING_CONSTRAINTS = {
     "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -173,14 +175,30 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_finite(self, X):
-        if not np.isfinite(X).all():
-            bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        with np.errstate(invalid="ignore"):
+            # beyond float32's range: the float32 network would read inf
+            bad_rows = ~(np.abs(X) <= _FLOAT32_MAX).all(axis=1)
+        if bad_rows.any():
+            bad = np.flatnonzero(bad_rows)
             raise ValueError(
-                f"{type(self).__name__} got NaN or inf in X (rows {bad[:10].tolist()}"
+                f"{type(self).__name__} got NaN, inf or values beyond float32's range (the "
+                f"network's, |x| > {_FLOAT32_MAX:.3g}) in X (rows {bad[:10].tolist()}"
                 f"{' ...' if bad.size > 10 else ''}). The fusion classifier is trained and used "
                 "on purified features: put a CoPurTransformer before it to handle missing "
                 "(NaN) or corrupted (inf) agents."
             )
+
+    def _check_logits(self, logits):
+        finite = np.isfinite(logits).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"{type(self).__name__}'s float32 network overflows (inf or NaN logits) on "
+                f"rows {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} of X: their "
+                "values are too large for it. Rescale the features, or put a "
+                "CoPurTransformer before the classifier to purify corrupted agents."
+            )
+        return logits
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -222,7 +240,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         )
         self._check_finite(X)
         module = self.net_.module_
-        return batched_forward(module, X.astype(np.float32, copy=False), module, self.batch_size)
+        logits = batched_forward(module, X.astype(np.float32, copy=False), module, self.batch_size)
+        return self._check_logits(logits)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -230,7 +249,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Finite features.
+            Finite features, within float32's range; a row on which the network overflows
+            raises a ValueError (never NaN probabilities).
 
         Returns
         -------
