@@ -75,8 +75,12 @@ def main():
             LogisticRegression(), sigma=0.5, n_samples=n_draws, random_state=0
         ).fit(X, y)
         X_test = X[:n_rows]
-        shared = measure(lambda: shared_noise_votes(clf, X_test, n_draws, rng))
-        per_row = measure(lambda: clf.predict(X_test))
+        shared = measure(
+            lambda clf=clf, X_test=X_test, n_draws=n_draws: shared_noise_votes(
+                clf, X_test, n_draws, rng
+            )
+        )
+        per_row = measure(lambda clf=clf, X_test=X_test: clf.predict(X_test))
         lines.append(
             f"| {n_rows} x {n_cols} | {n_draws} | {shared[0]:.3f} / {shared[1]:.1f} | "
             f"{per_row[0]:.3f} / {per_row[1]:.1f} | {per_row[0] / shared[0]:.2f} |"

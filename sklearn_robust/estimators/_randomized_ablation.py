@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from sklearn_robust._differentiable import check_differentiable, differentiable_forward
 from sklearn_robust._layout import check_blocks
 from sklearn_robust._random import _numpy_generator
-from sklearn_robust.estimators._randomized_smoothing import _clopper_pearson_lower
+from sklearn_robust.estimators._randomized_smoothing import _clopper_pearson_lower, _seeded_clone
 
 # --------------------------------------------------------------------------------------------
 # Maths: arrays in, arrays out, an explicit generator, no validation.
@@ -192,8 +192,9 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
         Random subsets drawn by :meth:`certify` (with ``subsets="random"``) to bound the
         probability of the predicted class.
     random_state : int, RandomState instance or None, default=None
-        Seed of the subsets. With an int, predictions are deterministic functions of each
-        row (the same subsets serve every row).
+        Seed of the subsets, and of the base classifier's unset ``random_state`` parameters
+        (with an int, the whole fit is reproducible). With an int, predictions are
+        deterministic functions of each row (the same subsets serve every row).
     verbose : int, default=0
         Show a progress bar over row batches when positive.
 
@@ -365,7 +366,7 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
             self.fill_values_,
         )
         base = LogisticRegression() if self.estimator is None else self.estimator
-        self.estimator_ = clone(base).fit(X_aug, np.tile(y, copies))
+        self.estimator_ = _seeded_clone(base, self.random_state).fit(X_aug, np.tile(y, copies))
         return self
 
     def _masks(self, rng=None):

@@ -7,6 +7,7 @@ import torch
 from scipy.stats import beta, norm
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -113,6 +114,23 @@ def _certified_radius(counts_selection, counts_estimation, sigma, alpha):
 # --------------------------------------------------------------------------------------------
 
 
+def _seeded_clone(estimator, random_state):
+    """A clone of ``estimator`` whose unset ``random_state`` parameters (nested ones too)
+    get seeds drawn from ``random_state``, so that an int seed of the meta-estimator makes
+    the whole fit reproducible; None leaves them unset (fresh randomness, as before)."""
+    estimator = clone(estimator)
+    if random_state is None:
+        return estimator
+    rng = check_random_state(random_state)
+    params = estimator.get_params(deep=True)
+    seeds = {
+        key: int(rng.randint(np.iinfo(np.int32).max))
+        for key in sorted(params)
+        if (key == "random_state" or key.endswith("__random_state")) and params[key] is None
+    }
+    return estimator.set_params(**seeds) if seeds else estimator
+
+
 def _check_noise_blocks(noise_blocks, n_blocks):
     """Sorted unique block indices from ``noise_blocks`` (None: all blocks)."""
     if noise_blocks is None:
@@ -177,7 +195,9 @@ class RandomizedSmoothingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         Most noisy rows passed to the base classifier at once (rows times draws), which
         bounds memory.
     random_state : int, RandomState instance or None, default=None
-        Seed of the noise. Every row gets its own, independent draws (see the Notes); with
+        Seed of the noise, and of the base classifier's unset ``random_state`` parameters
+        (with an int, the whole fit is reproducible). Every row gets its own, independent
+        draws (see the Notes); with
         an int, :meth:`predict`, :meth:`predict_proba` and :meth:`certify` give the same
         result on the same ``X`` at every call.
     verbose : int, default=0
@@ -327,7 +347,7 @@ class RandomizedSmoothingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
             X, y, self.noise_columns_, self.sigma, self.n_noise_copies, self._generator()
         )
         base = LogisticRegression() if self.estimator is None else self.estimator
-        self.estimator_ = clone(base).fit(X_aug, y_aug)
+        self.estimator_ = _seeded_clone(base, self.random_state).fit(X_aug, y_aug)
         return self
 
     def _validated(self, X):
