@@ -51,6 +51,11 @@ class ManifoldProjection(_BaseAutoencoderDefense):
     scale_ : ndarray of shape (n_features,)
         Column standard deviations of the training rows (standardisation of the autoencoder).
 
+    unit_ : float
+        Power of two the features are divided by before they reach the float32 network
+        (1.0 for any ordinary data; larger after a training set with a huge row, so that
+        nothing overflows).
+
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
 

@@ -179,8 +179,6 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
     fill : {"zero", "mean"}, default="zero"
         Value of ablated columns: 0, or the column's mean over the training rows where it
         is observed (0 for a column never observed).
-    batch_size : int, default=10000
-        Most ablated rows passed to the base classifier at once (rows times subsets).
     subsets : {"random", "all"}, default="random"
         Which subsets vote: ``n_samples`` subsets drawn at random (Levine & Feizi's
         randomized ablation), or every one of the ``C(M, n_keep)`` subsets of ``n_keep``
@@ -191,6 +189,8 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
     n_samples_certify : int, default=1000
         Random subsets drawn by :meth:`certify` (with ``subsets="random"``) to bound the
         probability of the predicted class.
+    batch_size : int, default=10000
+        Most ablated rows passed to the base classifier at once (rows times subsets).
     random_state : int, RandomState instance or None, default=None
         Seed of the subsets, and of the base classifier's unset ``random_state`` parameters
         (with an int, the whole fit is reproducible). With an int, predictions are
@@ -234,6 +234,16 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
     Agents are drawn among all ``M`` agents, whether observed or not, so the distribution of
     subsets does not depend on which agents are missing. Infinite values are refused.
 
+    *Certified mode.* With ``n_keep=1, subsets="all"`` every agent votes alone, once, and
+    :meth:`certify` is exact: a prediction certified against one agent cannot be changed
+    by anything that agent sends (unbounded values, another input's genuine block, nothing
+    at all), adaptive or not. With ``M = 4`` agents, one corrupted agent controls one vote
+    of four, so a row is certified when the other three votes keep the predicted class
+    ahead; larger ``n_keep`` gives the corrupted agent more votes (with 2 of 4 it reaches
+    half the subsets, and nothing can be certified). This is the defense to use where a
+    purifier cannot tell a consistent lie from the truth (see
+    :class:`CoPurTransformer`'s Notes); its price is that each vote sees one agent only.
+
     References
     ----------
     .. [1] A. Levine and S. Feizi, "Robustness Certificates for Sparse Adversarial Attacks
@@ -251,6 +261,16 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
     >>> clf.fit(X, y).predict_proba(X[:2]).shape
     (2, 2)
     >>> bool(clf.score(X, y) > 0.9)
+    True
+
+    The certified mode: every agent votes alone, and ``certify`` counts the corrupted agents
+    each prediction withstands, whatever they send:
+
+    >>> certified = RandomizedAblationClassifier(
+    ...     blocks=data.blocks, n_keep=1, subsets="all", n_ablation_copies=4, random_state=0
+    ... ).fit(X, y)
+    >>> y_pred, n_agents = certified.certify(X)
+    >>> bool(((y_pred == y) & (n_agents >= 1)).mean() > 0.8)   # right whatever 1 agent does
     True
     """
 
