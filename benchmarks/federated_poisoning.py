@@ -9,16 +9,19 @@ Run:  python benchmarks/federated_poisoning.py [extra CLI options, e.g. --seeds 
 
 import contextlib
 import io
+import os
 import sys
 import time
 from pathlib import Path
 
 from sklearn_robust.__main__ import main
 
-RESULTS = Path(__file__).parent / "results" / "federated"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path("benchmarks", "results", "federated")  # relative to ROOT, as the files print it
 
 
 def run(extra):
+    os.chdir(ROOT)
     buffer = io.StringIO()
     start = time.perf_counter()
 

@@ -2,13 +2,21 @@
 
 Commands
 --------
-bias     Robust-mean comparison under poisoning (the default command for now): median
-         normalized bias of every robust mean under every attack.
 copur    The CoPur paper's experiments: accuracy of CoPur and the baselines under the
-         paper's attacks, as a table, a CSV and a PNG plot.
+         paper's attacks, as a table, a CSV and a PNG plot per experiment (what
+         ``make run`` runs).
 federated
          The RandEigen paper's federated experiment: final accuracy and backdoor success
          of every aggregator under every poisoning attack, with a plot per round.
+bias     Robust-mean comparison under poisoning: median normalized bias of every robust
+         mean under every poisoning attack, as a table, a CSV and a heat map.
+
+There is no default command: ``python -m sklearn_robust`` alone prints this list (and
+exits with status 2), because each command is a different experiment of minutes and
+none is "the" experiment. The commands share one grammar: ``--seeds``, ``--n-jobs``,
+``--output`` and ``--quiet`` mean the same in each, ``--n-clients``, ``--byzantine-fraction``,
+``--aggregators`` and ``--attacks`` the same in ``bias`` and ``federated``, and every
+``--help`` shows the defaults.
 """
 
 import argparse
@@ -44,6 +52,33 @@ FEDERATED_AGGREGATORS = (
 FEDERATED_ATTACKS = (
     "none", "sign flip", "ALIE", "IPM", "HiDRA", "Gaussian", "min-max", "backdoor",
 )
+# Same for sklearn_robust.experiments.default_estimators / default_adversaries.
+BIAS_AGGREGATORS = (
+    "SampleMean", "CoordinateMedian", "TrimmedMean", "GeometricMedian", "Krum", "MultiKrum",
+    "CenteredClipping", "FilteringMean", "NoRegretMean", "RandEigenMean",
+)
+BIAS_ATTACKS = (
+    "none", "HiDRA", "ALIE", "IPM", "SignFlip", "GaussianNoise", "ConstantShift", "MinMax",
+    "MinSum", "KrumAttack", "Backdoor", "EigenShift", "OrthogonalSpikes", "HullPoints", "Mimic",
+)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default, unless its help already says it or it is a flag."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            action.default is argparse.SUPPRESS
+            or not action.option_strings
+            or action.nargs == 0
+            or "default" in text
+        ):
+            return text
+        default = action.default
+        if isinstance(default, (list, tuple)):
+            default = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
+        return f"{text} (default: {default})"
 
 
 def _positive_int(text):
@@ -56,16 +91,16 @@ def _positive_int(text):
     return value
 
 
-def _scales(text):
+def _positive_float(text):
     try:
-        values = tuple(float(part) for part in text.split(","))
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive numbers such as 1e-4,1; got {text!r}"
+            f"expected a positive number such as 1e-4; got {text!r}"
         ) from None
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"scales must be positive; got {text!r}")
-    return values
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 1e-4; got {text!r}")
+    return value
 
 
 def _fraction(text):
@@ -81,44 +116,19 @@ def _fraction(text):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_robust",
-        description="sklearn-robust: robust distributed machine learning experiments.",
+        description="sklearn-robust: robust distributed machine learning experiments. "
+        "Choose a command; 'python -m sklearn_robust COMMAND --help' lists its options.",
+        formatter_class=_HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    bias = sub.add_parser(
-        "bias",
-        help="compare robust means under poisoning attacks (default command)",
-        description=(
-            "Aggregate synthetic client updates of which a fraction eps is byzantine, with "
-            "every robust mean of the library under every poisoning attack, and print the "
-            "median normalized bias (error in units of the honest updates' largest standard "
-            "deviation; lower is better, the plain mean is 'SampleMean')."
-        ),
-    )
-    bias.add_argument("--n-samples", type=_positive_int, default=100, help="rows (clients)")
-    bias.add_argument(
-        "--n-features", type=_positive_int, default=2000, help="dimension of each update"
-    )
-    bias.add_argument("--eps", type=_fraction, default=0.2, help="byzantine fraction")
-    bias.add_argument(
-        "--scales", type=_scales, default=(1e-4, 1.0), help="per-coordinate std, e.g. 1e-4,1"
-    )
-    bias.add_argument("--n-seeds", type=_positive_int, default=3, help="seeds per cell")
-    bias.add_argument("--n-jobs", type=int, default=None, help="joblib workers")
-    bias.add_argument(
-        "--output",
-        type=pathlib.Path,
-        default=pathlib.Path("results"),
-        help="folder for robust_mean_bias.csv (created if missing)",
-    )
-    bias.add_argument("--quiet", action="store_true", help="no progress bar")
-
     defense_names = list(COPUR_DEFENSES)
     copur = sub.add_parser(
         "copur",
         help="CoPur against the baselines under the CoPur paper's attacks",
+        formatter_class=_HelpFormatter,
         description=(
             "Train every defense on clean agents' embeddings and print its accuracy (%, "
-            "mean ± std over seeds) under the CoPur paper's attacks on the last agent: "
+            "mean ± sample std over seeds) under the CoPur paper's attacks on the last agent: "
             "table1 (targeted PGD), table2 (first agent missing + PGD), figure2a (flip "
             "amplification sweep), figure2b (first agent missing + flip sweep), figure3 "
             "(flip x10 on growing sets of agents), adaptive (the attacks that know the "
@@ -157,13 +167,15 @@ def build_parser():
     )
     copur.add_argument(
         "--suite-rows", type=_positive_int, default=100,
-        help="test rows the adaptive experiment's EnsembleAttack is scored on (default 100, "
+        help="test rows the adaptive experiment's EnsembleAttack is scored on (default: 100, "
         "a random subset, to bound its cost; the full evaluation is "
         "benchmarks/copur_adaptive.py)",
     )
-    copur.add_argument("--n-jobs", type=int, default=None, help="joblib workers")
     copur.add_argument(
-        "--output", type=pathlib.Path, default=pathlib.Path("results"),
+        "--n-jobs", type=int, default=None, help="joblib workers (default: None, one)"
+    )
+    copur.add_argument(
+        "--output", type=pathlib.Path, default=pathlib.Path("results"), metavar="DIR",
         help="folder for copur_<experiment>.csv and .png (created if missing)",
     )
     copur.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -171,10 +183,12 @@ def build_parser():
     federated = sub.add_parser(
         "federated",
         help="federated training under poisoning, every aggregator (RandEigen paper)",
+        formatter_class=_HelpFormatter,
         description=(
             "Train a small MLP on the digits split across clients (FedAvg), a fraction of "
             "them byzantine, with every aggregator under every poisoning attack; print the "
-            "final test accuracy and the backdoor success rate (mean ± std over seeds) and "
+            "final test accuracy and the backdoor success rate (mean ± sample std over seeds) "
+            "and "
             "the aggregation time, and write DIR/federated_runs.csv, "
             "DIR/federated_rounds.csv and DIR/federated_rounds.png."
         ),
@@ -199,29 +213,120 @@ def build_parser():
     )
     federated.add_argument("--n-jobs", type=int, default=2, help="joblib workers (default 2)")
     federated.add_argument(
-        "--output", type=pathlib.Path, default=pathlib.Path("results"),
+        "--output", type=pathlib.Path, default=pathlib.Path("results"), metavar="DIR",
         help="folder for the CSVs and the PNG (created if missing)",
     )
     federated.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    bias = sub.add_parser(
+        "bias",
+        help="median bias of every robust mean under every poisoning attack",
+        formatter_class=_HelpFormatter,
+        description=(
+            "Aggregate synthetic client updates (a common mean plus isotropic noise, both of "
+            "std SCALE per coordinate) of which a fraction is byzantine, with every robust mean "
+            "of the library under every poisoning attack of sklearn_robust.adversaries, and "
+            "print the median over seeds of the normalized bias (error in units of the honest "
+            "updates' largest standard deviation; lower is better; the plain mean is "
+            "'SampleMean'), with each robust mean's worst attack. Writes "
+            "DIR/robust_mean_bias.csv (every run) and DIR/robust_mean_bias.png (a heat map "
+            "per scale). The defaults are the setting of benchmarks/robust_mean_bias.py "
+            "(about 2 minutes on 2 cores; --n-features 2000 --seeds 0 1 2 for a quick look)."
+        ),
+    )
+    bias.add_argument(
+        "--aggregators", nargs="+", choices=BIAS_AGGREGATORS, default=None, metavar="NAME",
+        help="robust means (default: all): " + ", ".join(BIAS_AGGREGATORS),
+    )
+    bias.add_argument(
+        "--attacks", nargs="+", choices=BIAS_ATTACKS, default=None, metavar="NAME",
+        help="attacks (default: all): " + ", ".join(BIAS_ATTACKS),
+    )
+    bias.add_argument(
+        "--n-clients", type=_positive_int, default=100, help="clients (rows of the update matrix)"
+    )
+    bias.add_argument(
+        "--n-features", type=_positive_int, default=10_000, help="dimension of each update"
+    )
+    bias.add_argument(
+        "--byzantine-fraction", type=_fraction, default=0.2,
+        help="byzantine fraction, also the fraction the robust means are told to expect",
+    )
+    bias.add_argument(
+        "--scales", type=_positive_float, nargs="+", default=[1e-4, 1.0], metavar="SCALE",
+        help="per-coordinate standard deviations of the honest updates",
+    )
+    bias.add_argument(
+        "--seeds", type=int, nargs="+", default=list(range(10)), metavar="SEED", help="seeds"
+    )
+    bias.add_argument(
+        "--n-jobs", type=int, default=None, help="joblib workers (default: None, one)"
+    )
+    bias.add_argument(
+        "--output", type=pathlib.Path, default=pathlib.Path("results"), metavar="DIR",
+        help="folder for robust_mean_bias.csv and .png, created if missing",
+    )
+    bias.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
-def _run_bias(args):
-    from sklearn_robust.experiments import format_bias_table, robust_mean_bias
+def _bias_figure(rows, title, path):
+    """One heat map per scale, stacked, with the setting as the figure's title."""
+    import matplotlib
 
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_robust.experiments import plot_bias_heatmap
+
+    scales = list(dict.fromkeys(row["scale"] for row in rows))
+    n_rows = len({row["estimator"] for row in rows})
+    n_columns = len({row["attack"] for row in rows}) + 1
+    figure, axes = plt.subplots(
+        len(scales), 1, figsize=(0.75 * n_columns + 4, (0.4 * n_rows + 2.2) * len(scales)),
+        squeeze=False,
+    )
+    for ax, scale in zip(axes[:, 0], scales):
+        plot_bias_heatmap(rows, scale, ax=ax)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _run_bias(args):
+    from sklearn_robust.experiments import (
+        default_adversaries,
+        default_estimators,
+        format_bias_table,
+        robust_mean_bias,
+    )
+
+    eps = args.byzantine_fraction
+    estimators = default_estimators(eps)
+    adversaries = default_adversaries(eps)
+    if args.aggregators is not None:
+        estimators = {name: estimators[name] for name in dict.fromkeys(args.aggregators)}
+    if args.attacks is not None:
+        adversaries = {name: adversaries[name] for name in dict.fromkeys(args.attacks)}
     start = time.perf_counter()
     rows = robust_mean_bias(
-        n_samples=args.n_samples,
+        n_samples=args.n_clients,
         n_features=args.n_features,
-        eps=args.eps,
-        scales=args.scales,
-        n_seeds=args.n_seeds,
+        eps=eps,
+        scales=tuple(dict.fromkeys(args.scales)),
+        seeds=list(dict.fromkeys(args.seeds)),
+        estimators=estimators,
+        adversaries=adversaries,
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
     )
+    n_seeds = len(set(args.seeds))
+    shape = f"{args.n_clients} clients, {eps:.0%} byzantine, d={args.n_features}"
+    setting = f"{shape}, median over {n_seeds} seed{'s' * (n_seeds > 1)}"
     print(
-        f"\nMedian normalized bias (n={args.n_samples}, d={args.n_features}, eps={args.eps}, "
-        f"{args.n_seeds} seeds; one column per attack; lower is better)\n"
+        f"\nMedian normalized bias of the robust means under poisoning ({setting}; one "
+        "column per attack, 'worst' = the largest; lower is better)\n"
     )
     print(format_bias_table(rows))
     args.output.mkdir(parents=True, exist_ok=True)
@@ -230,7 +335,9 @@ def _run_bias(args):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"\nAll runs written to {path} ({time.perf_counter() - start:.0f} s).")
+    png = args.output / "robust_mean_bias.png"
+    _bias_figure(rows, f"Robust means under poisoning: {shape}", png)
+    print(f"\nAll runs written to {path}; plot: {png} ({time.perf_counter() - start:.0f} s).")
 
 
 def _load_copur_data(parser, data):
@@ -366,12 +473,14 @@ def _run_federated(args):
     runs = results.runs
     print(f"\nFederated training on the digits: {args.n_clients} clients, "
           f"{args.byzantine_fraction:.0%} byzantine, {args.n_rounds} rounds, seeds {args.seeds}")
-    print("\nFinal test accuracy (%, higher is better)\n")
+    n_seeds = len(set(args.seeds))
+    spread = f"mean ± sample std (ddof=1) over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
+    print(f"\nFinal test accuracy (%, {spread}; higher is better)\n")
     print(format_federated_table(runs, "accuracy"))
-    print("\nBackdoor success rate (%, triggered test inputs classified as the target; lower "
-          "is better)\n")
+    print(f"\nBackdoor success rate (%, {spread}; triggered test inputs classified as the "
+          "target; lower is better)\n")
     print(format_federated_table(runs, "attack_success_rate"))
-    print("\nMean aggregation time per round (ms)\n")
+    print(f"\nMean aggregation time per round (ms, {spread})\n")
     timing = runs.assign(aggregation_ms=1000 * runs["aggregation_time"])
     print(format_federated_table(timing, "aggregation_ms", decimals=2))
     args.output.mkdir(parents=True, exist_ok=True)
@@ -388,9 +497,10 @@ def _run_federated(args):
 def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
-        argv = ["bias", *argv]
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        parser.exit(2, "\nerror: choose a command: copur, federated or bias\n")
     try:
         if args.command == "bias":
             _run_bias(args)

@@ -19,7 +19,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._layout import _blocks_constraint, check_blocks
+from sklearn_robust._validation import reject_time_dtypes
 
 __all__ = ["BaseInferenceAdversary", "BasePoisoningAdversary", "is_adversary"]
 
@@ -76,8 +78,7 @@ def _resolve_n_byzantine(n_byzantine, n_samples):
     if isinstance(n_byzantine, numbers.Integral):
         count = int(n_byzantine)
     else:
-        # Round before flooring so that 0.29 * 100 (= 28.999...) gives 29, not 28.
-        count = int(np.floor(round(float(n_byzantine) * n_samples, 9)))
+        count = count_from_fraction(n_byzantine, n_samples)
     if count >= n_samples:
         raise ValueError(
             f"n_byzantine={n_byzantine!r} gives {count} byzantine rows out of {n_samples}; "
@@ -204,6 +205,7 @@ class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
         return self._fit_poison(X, byzantine)
 
     def _fit_poison(self, X, byzantine):
+        reject_time_dtypes(X, type(self).__name__)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n_samples = X.shape[0]
         mask = self._byzantine_mask(byzantine, n_samples)
@@ -268,6 +270,11 @@ class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
 
 def _resolve_agents(agents, n_blocks):
     """Sorted unique block indices attacked, from the ``agents`` parameter."""
+    if isinstance(agents, (bool, np.bool_)):
+        raise ValueError(
+            f"agents={agents!r} is a bool, which says no agent; pass None (the last block), "
+            "an int index, a float fraction, a list of indices or 'all'."
+        )
     if agents is None:
         return np.array([n_blocks - 1], dtype=np.intp)
     if isinstance(agents, str):  # "all", validated by the constraints
@@ -275,7 +282,7 @@ def _resolve_agents(agents, n_blocks):
     if isinstance(agents, numbers.Integral) and not isinstance(agents, bool):
         chosen = np.array([int(agents)])
     elif isinstance(agents, numbers.Real):
-        count = int(np.floor(round(float(agents) * n_blocks, 9)))
+        count = count_from_fraction(agents, n_blocks)
         if count < 1:
             raise ValueError(
                 f"agents={agents!r} is a fraction of the {n_blocks} agents that rounds down to "
@@ -439,6 +446,7 @@ class BaseInferenceAdversary(
         self : object
             The fitted adversary.
         """
+        reject_time_dtypes(X, type(self).__name__)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
         self.layout_ = check_blocks(self.blocks, X.shape[1])
         self.attacked_blocks_ = _resolve_agents(self.agents, self.layout_.n_blocks)
@@ -519,6 +527,7 @@ class BaseInferenceAdversary(
             ``X`` with the attacked blocks corrupted.
         """
         check_is_fitted(self)
+        reject_time_dtypes(X, type(self).__name__)
         X = validate_data(
             self,
             X,

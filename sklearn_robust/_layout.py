@@ -229,6 +229,19 @@ def check_blocks(blocks, n_features):
             f"column-index arrays; got {blocks!r}."
         )
     items = list(blocks)
+    if any(isinstance(b, (bool, np.bool_)) for b in items):
+        raise ValueError(
+            f"blocks must be block widths (ints) or column-index arrays; got booleans in "
+            f"{items!r}."
+        )
+    if all(isinstance(b, numbers.Real) for b in items) and not all(
+        isinstance(b, numbers.Integral) for b in items
+    ):
+        whole = [float(b).is_integer() for b in items]
+        hint = f" Pass blocks={[int(b) for b in items]}." if all(whole) else ""
+        raise ValueError(
+            f"block widths must be integers; got {items!r} (floats).{hint}"
+        )
     if all(isinstance(b, numbers.Integral) and not isinstance(b, bool) for b in items):
         widths = [int(b) for b in items]
         bad = [i for i, w in enumerate(widths) if w < 1]

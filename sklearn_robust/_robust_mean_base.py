@@ -1,5 +1,6 @@
 """The base of robust location (mean) estimators, shaped like scikit-learn's ``MinCovDet``."""
 
+import numbers
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -7,7 +8,9 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
+from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._numerics._backend import rows_max_abs
+from sklearn_robust._validation import reject_time_dtypes
 
 __all__ = ["BaseRobustMean", "is_robust_mean"]
 
@@ -123,6 +126,7 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
+        reject_time_dtypes(X, type(self).__name__)
         X = validate_data(
             self,
             X,
@@ -138,6 +142,9 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
                 f"{X.shape[0]} rows contain non-finite values. Drop or repair them first."
             )
         random_state = check_random_state(getattr(self, "random_state", None))
+        # Rows with NaN or inf are byzantine by construction: they use up the byzantine
+        # budget of estimators that select or trim rows (see _byzantine_count).
+        self._n_non_finite = int(X.shape[0] - finite.sum())
         if self._handles_non_finite_rows:
             fitted = self._fit(X, random_state)
         else:
@@ -152,6 +159,21 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
         for name, value in fitted.items():
             setattr(self, name, value)
         return self
+
+    def _byzantine_count(self, n_byzantine, n_finite):
+        """Byzantine rows left among the ``n_finite`` finite ones.
+
+        ``n_byzantine`` is a count or a fraction of *all* the rows passed to ``fit`` (rounded
+        down, :func:`~sklearn_robust._counts.count_from_fraction`); the rows holding NaN or
+        inf are byzantine by construction, so they are subtracted: an attack that sends
+        infinite rows does not make the estimator discard as many honest rows too.
+        """
+        excluded = getattr(self, "_n_non_finite", 0)
+        if isinstance(n_byzantine, numbers.Integral):
+            total = int(n_byzantine)
+        else:
+            total = count_from_fraction(n_byzantine, n_finite + excluded)
+        return max(0, total - excluded)
 
     @abstractmethod
     def _fit(self, X, random_state):

@@ -114,18 +114,6 @@ EXPECTED_FAILED_CHECKS = {
             "the check calls set_params(kwargs=...), a parameter that does not exist, and "
             "set_params refuses unknown parameters as scikit-learn's own estimators do"
         ),
-        **dict.fromkeys(
-            [
-                "check_classifiers_train",
-                "check_classifiers_train(readonly_memmap=True)",
-                "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
-            ],
-            "the default aggregator RandEigenMean(eps=0.2) leaves out about 2 * eps = 40 % of "
-            "every batch, the rows whose gradients lie furthest along the dominant direction: "
-            "the misclassified rows of the overlapping 3-class blobs, so training accuracy "
-            "stays at 0.78-0.90 over seeds (0.81 at the check's seed) against 0.83 required; "
-            "SampleMean reaches 0.91, RandEigenMean(eps=0.1) 0.90-0.93 (measured, 10 epochs)",
-        ),
     },
     "PGDAttack": _WHITE_BOX_XFAILS,
     "MissingBlocks": _INFERENCE_ATTACK_XFAILS,

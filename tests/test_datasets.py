@@ -411,6 +411,65 @@ def test_extrasensory_not_an_extrasensory_file(tmp_path):
         load_extrasensory(path)
 
 
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, content, why",
+    [
+        # pandas alone: "Error tokenizing data. C error: Expected 2 fields in line 3, saw 4".
+        ("ragged.csv", b"timestamp,a\n1,2\n3,4,5,6\n", "Error tokenizing data"),
+        ("empty.csv", b"", "EmptyDataError"),
+        ("binary.csv", bytes(range(256)) * 50, "not in the expected format"),
+        # gzip alone: "Not a gzipped file (b'ti')".
+        ("plain.features_labels.csv.gz", b"timestamp,a\n1,2\n", "not a complete compressed"),
+        (
+            "cut.features_labels.csv.gz",
+            gzip.compress(b"timestamp,a\n" + b"1,2\n" * 5000)[:-20],
+            "not a complete compressed",
+        ),
+    ],
+    ids=["ragged", "empty", "binary", "gz-name-on-plain-text", "truncated-gz"],
+)
+def test_extrasensory_unreadable_file_names_the_file_and_what_to_pass(tmp_path, name, content, why):
+    path = _write_bytes(tmp_path / name, content)
+    with pytest.raises(ValueError) as info:
+        load_extrasensory(path)
+    message = str(info.value)
+    assert message.startswith(f"Could not read {str(path)!r} as an ExtraSensory")
+    assert why in message
+    assert "Pass one user's '<UUID>.features_labels.csv'" in message
+
+
+def test_extrasensory_the_zip_archive_itself_is_refused_with_a_hint(tmp_path):
+    import zipfile
+
+    path = tmp_path / "ExtraSensory.per_uuid_features_labels.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("A.features_labels.csv.gz", b"x")
+        archive.writestr("B.features_labels.csv.gz", b"y")
+    with pytest.raises(ValueError, match="it is a zip archive: extract it and pass one file"):
+        load_extrasensory(path)
+
+
+def test_extrasensory_non_numeric_columns_are_named(extrasensory_csv, tmp_path):
+    df = _extrasensory_frame()
+    df["raw_acc:magnitude_stats:mean"] = df["raw_acc:magnitude_stats:mean"].astype(object)
+    df.loc[3, "raw_acc:magnitude_stats:mean"] = "unknown"
+    path = tmp_path / "text.features_labels.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"columns \['raw_acc:magnitude_stats:mean'\] hold "
+                       r"values that are not numbers \(e.g. 'unknown'"):
+        load_extrasensory(path)
+    df = _extrasensory_frame()
+    df["label:SITTING"] = df["label:SITTING"].map({0.0: "no", 1.0: "yes"})
+    df.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"\['label:SITTING'\] hold values that are not"):
+        load_extrasensory(path)
+
+
 # --------------------------------------------------------------------------------------------
 # NUS-WIDE
 # --------------------------------------------------------------------------------------------
@@ -570,6 +629,42 @@ def test_nus_wide_inconsistent_files(nus_dir):
     ch.write_text("".join(" ".join(["1.0"] * 63) + " \n" for _ in range(10)))
     with pytest.raises(ValueError, match="should have 64 columns per row; found 63"):
         load_nus_wide(root, n_samples=1)
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (" ".join(["1.0"] * 64) + "\n" + " ".join(["1.0"] * 70) + "\n", "Expected 64 fields"),
+        ("1.0 abc" + " 1.0" * 62 + "\n", "could not convert string"),
+        (bytes(range(256)) * 40, "not in the expected format"),
+    ],
+    ids=["ragged", "not-a-number", "binary"],
+)
+def test_nus_wide_unparsable_feature_file_is_named(nus_dir, content, why):
+    root, _ = nus_dir
+    ch = root / "Low_Level_Features" / "Train_Normalized_CH.dat"
+    ch.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError) as info:
+        load_nus_wide(root)
+    message = str(info.value)
+    assert message.startswith(f"Could not read {str(ch)!r} as a NUS-WIDE feature file of 64")
+    assert why in message and "whitespace-separated numbers, one image per line" in message
+
+
+def test_nus_wide_unparsable_label_file_is_named(nus_dir):
+    root, _ = nus_dir
+    labels = root / "Groundtruth" / "TrainTestLabels" / "Labels_grass_Train.txt"
+    labels.write_text("0\nyes\n" * 5)
+    with pytest.raises(ValueError, match=r"Could not read '.*Labels_grass_Train\.txt' as a "
+                       r"NUS-WIDE label file.*one 0 or 1 per line"):
+        load_nus_wide(root)
+    labels.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="Labels_grass_Train.txt' as a NUS-WIDE label file: "
+                       "it is not a text file"):
+        load_nus_wide(root)
+    labels.write_text("0 1\n" * 10)
+    with pytest.raises(ValueError, match=r"\['Labels_grass_Train.txt'\] have several values"):
+        load_nus_wide(root)
 
 
 def test_nus_wide_argument_errors(nus_dir):

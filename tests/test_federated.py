@@ -281,8 +281,10 @@ def test_skorch_net_and_module_instance_are_accepted(digits):
 
 def test_grid_search_over_aggregator_and_adversary(digits):
     X, y, _, _ = digits
+    # 8 rounds: at 4 the tiny model's score depends on which honest clients it has seen
+    # (FedAvg without attack scores 0.41 on one fold, 0.51 on the other).
     grid = GridSearchCV(
-        FederatedClassifier(n_byzantine=1, random_state=0, **{**TINY, "n_rounds": 4}),
+        FederatedClassifier(n_byzantine=1, random_state=0, **{**TINY, "n_rounds": 8}),
         {"aggregator": [SampleMean(), RandEigenMean()],
          "adversary": [None, SignFlip(scale=10.0)]},
         cv=2, n_jobs=2,
@@ -293,7 +295,11 @@ def test_grid_search_over_aggregator_and_adversary(digits):
                for p, s in zip(params, scores)}
     assert by_name[("SampleMean", "SignFlip")] < 0.3
     assert by_name[("RandEigenMean", "SignFlip")] > by_name[("SampleMean", "SignFlip")] + 0.3
-    assert grid.best_params_["adversary"] is None
+    # A defended attack scores like no attack (8 rounds: 0.63 against 0.63, measured), so the
+    # ranking is only sure at the bottom: the undefended attack is last.
+    assert min(by_name, key=by_name.get) == ("SampleMean", "SignFlip")
+    defended = by_name[("RandEigenMean", "SignFlip")]
+    assert abs(defended - by_name[("RandEigenMean", "NoneType")]) < 0.1
 
 
 def test_bad_input_gives_clear_errors(digits):

@@ -200,8 +200,14 @@ def test_torch_in_torch_out_same_result():
     X = _spiked().astype(np.float32)
     ref = rand_eigen_mean(X, random_state=3)
     out = rand_eigen_mean(torch.from_numpy(X), random_state=3)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
+    # The input's kind and dtype come back; the mean is accumulated in float64 either way.
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    assert ref.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5)
+    wide = rand_eigen_mean(torch.from_numpy(X), random_state=3, dtype=torch.float64)
+    assert wide.dtype == torch.float64
+    assert rand_eigen_mean(X, random_state=3, dtype=np.float64).dtype == np.float64
+    np.testing.assert_allclose(wide.numpy(), ref, rtol=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -272,3 +278,98 @@ def test_sample_mean_is_the_unfiltered_limit():
     est = RandEigenMean(max_removed=0).fit(X)
     np.testing.assert_allclose(est.location_, SampleMean().fit(X).location_, rtol=1e-12)
     assert est.support_.all()
+
+
+# ----------------------------------------------------------------------------------------
+# Regressions of the hostile-input review (issue 11): each failed on the earlier stopping rule
+# ----------------------------------------------------------------------------------------
+
+
+def test_one_dimension_removes_both_outliers():
+    # d = 1 <= q: the spectral test has no bulk to compare with; the tail test decides.
+    X = np.random.default_rng(0).normal(size=(20, 1))
+    X[-2:] = 100.0
+    est = RandEigenMean(random_state=0).fit(X)
+    assert not est.support_[-2:].any()
+    assert abs(est.location_[0]) < 1.0  # the earlier rule returned 9.74 ("converged")
+
+
+def test_two_dimensions_gaussian_noise_attack_is_filtered():
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    Xp = GaussianNoise(n_byzantine=0.2, scale=10, random_state=0).fit_poison(X)
+    est = RandEigenMean(random_state=0).fit(Xp)
+    # The earlier rule kept all 20 attacked rows (typical norm 14); the few kept now are those
+    # the noise drew near the honest bulk.
+    kept = Xp[80:][est.support_[80:]]
+    assert est.support_[80:].sum() <= 6
+    assert np.all(np.linalg.norm(kept, axis=1) < 5.0)
+    assert normalized_bias(est.location_, X[:80]) < 0.5 * normalized_bias(Xp.mean(0), X[:80])
+
+
+def test_large_eps_does_not_stop_as_flat_in_round_one():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 50))
+    X[80:] = 5.0
+    est = RandEigenMean(eps=0.4, random_state=0).fit(X)
+    assert not est.support_[80:].any()
+    assert est.support_[:80].all()
+
+
+@pytest.mark.parametrize("scale", [1e154, 1e300, 1e-250, 2.0**-1070])
+def test_float64_extremes_filter_exactly_as_at_unit_scale(scale):
+    # Values near the float64 maximum raised IndexError, values near its minimum (subnormal
+    # included) silently stopped filtering.
+    X = np.random.default_rng(1).normal(size=(100, 300))
+    X[80:] += 3.0
+    ref = RandEigenMean(random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        est = RandEigenMean(random_state=0).fit(X * scale)
+    assert not ref.support_[80:].any()
+    np.testing.assert_array_equal(est.support_, ref.support_)
+    assert np.isfinite(est.location_).all()
+    if scale > 1e-300:  # subnormal inputs carry few significant bits
+        np.testing.assert_allclose(est.location_, ref.location_ * scale, rtol=1e-9)
+
+
+def test_float16_tensor_with_more_columns_than_rows():
+    rng = np.random.default_rng(2)
+    X = torch.tensor(rng.normal(size=(20, 500)) * 100, dtype=torch.float16)
+    X[15:] += 300  # the Gram of these rows overflows float16 (max 65504)
+    out, details = rand_eigen_mean(X, random_state=0, return_details=True)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert not details["support"][15:].any()
+
+
+def test_requires_grad_tensor_builds_no_graph():
+    X = torch.from_numpy(_spiked().astype(np.float32)).requires_grad_(True)
+    out = rand_eigen_mean(X, random_state=0)
+    assert not out.requires_grad and out.grad_fn is None
+    np.testing.assert_allclose(out.numpy(), rand_eigen_mean(X.detach().numpy(), random_state=0))
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.ones((4, 3)) + 1j, "complex"),
+        (np.zeros((4, 3), dtype="datetime64[s]"), "datetime64"),
+        (np.array([["a", "b"], ["c", "d"]]), "string"),
+        (torch.ones(4, 3, dtype=torch.complex64), "real floating"),
+    ],
+    ids=["complex", "datetime", "str", "complex-tensor"],
+)
+def test_non_real_input_is_refused(X, match):
+    with pytest.raises(ValueError, match=match):
+        rand_eigen_mean(X)
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 5, 20])
+def test_no_attack_keeps_every_row_in_low_dimension(n_features):
+    # The uncalibrated test lambda_1 <= (1 + tol) lambda_(q+1) can never hold for clean data
+    # when d < n (at d = 50, n = 80 the clean ratio is about 3): it filtered honest rows.
+    rng = np.random.default_rng(3)
+    removed = [
+        (~RandEigenMean(random_state=s).fit(rng.normal(size=(100, n_features))).support_).sum()
+        for s in range(5)
+    ]
+    assert np.mean(removed) <= 1.0

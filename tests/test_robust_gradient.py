@@ -173,12 +173,15 @@ def test_inputs_are_not_modified_and_read_only_inputs_work():
 def test_fitted_attributes_and_prediction():
     X, y = _blobs()
     labels = np.array(["a", "b", "c"])[y]
-    clf = RobustGradientClassifier(max_epochs=5, batch_size=32, random_state=0).fit(X, labels)
+    # Per-sample gradients are skewed (a mass of small ones, a tail of high-loss samples), so
+    # the robust aggregate trims part of their informative tail and early epochs are slower
+    # than plain SGD's: 0.66 accuracy after 5 epochs, 0.98 after 10 (measured).
+    clf = RobustGradientClassifier(max_epochs=10, batch_size=32, random_state=0).fit(X, labels)
     assert clf.classes_.tolist() == ["a", "b", "c"]
-    assert len(clf.history_) == 5
+    assert len(clf.history_) == 10
     assert set(clf.history_[0]) == {"epoch", "train_loss", "dropped_fraction", "aggregation_time"}
     assert clf.n_dropped_.shape == (150,)
-    assert clf.n_dropped_.min() >= 0 and clf.n_dropped_.max() <= 5
+    assert clf.n_dropped_.min() >= 0 and clf.n_dropped_.max() <= 10
     # history and n_dropped_ count the same removals
     total = sum(h["dropped_fraction"] for h in clf.history_) * X.shape[0]
     assert clf.n_dropped_.sum() == pytest.approx(total)

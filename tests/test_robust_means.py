@@ -10,6 +10,7 @@ from scipy import optimize, stats
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._numerics._robust_means import (
     filter_chunk,
     krum_scores,
@@ -17,6 +18,7 @@ from sklearn_robust._numerics._robust_means import (
     project_capped_simplex_kl,
     weighted_top_direction,
 )
+from sklearn_robust.adversaries import ALIE
 from sklearn_robust.estimators import (
     CenteredClipping,
     CoordinateMedian,
@@ -25,6 +27,7 @@ from sklearn_robust.estimators import (
     Krum,
     MultiKrum,
     NoRegretMean,
+    RandEigenMean,
     SampleMean,
     TrimmedMean,
 )
@@ -86,8 +89,38 @@ def test_trimmed_mean_matches_scipy(n, trim):
     rng = np.random.default_rng(n)
     X = rng.standard_cauchy(size=(n, 3))
     est = TrimmedMean(trim=trim).fit(X)
-    np.testing.assert_allclose(est.location_, stats.trim_mean(X, trim, axis=0), rtol=1e-12)
-    assert est.n_trimmed_ == int(trim * n)
+    # The library's rule for counts rounds before flooring (0.29 * 100 gives 29, scipy's plain
+    # floor 28); scipy is told the same count, as (k + 1/2) / n, to compare the values.
+    k = count_from_fraction(trim, n)
+    assert est.n_trimmed_ == k
+    expected = stats.trim_mean(X, (k + 0.5) / n, axis=0)
+    np.testing.assert_allclose(est.location_, expected, rtol=1e-12)
+
+
+def test_counts_from_fractions_agree_across_the_library():
+    # One rule: TrimmedMean(trim=f/n) trims f, NoRegretMean(eps) prunes what ALIE poisons.
+    for n in range(2, 300):
+        for f in range(0, n // 2):
+            assert count_from_fraction(f / n, n) == f
+    X = np.random.default_rng(0).normal(size=(100, 4))
+    assert TrimmedMean(trim=0.29).fit(X).n_trimmed_ == 29
+    assert ALIE(n_byzantine=0.29).fit(X).n_byzantine_ == 29
+    assert (~NoRegretMean(eps=0.07).fit(X).support_).sum() == 7
+    X49 = np.random.default_rng(1).normal(size=(49, 4))
+    assert TrimmedMean(trim=1 / 49).fit(X49).n_trimmed_ == 1
+
+
+def test_non_finite_rows_count_toward_the_byzantine_budget():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 50))
+    X[80:] = np.inf  # ByzFL's Inf attack: the 20 byzantine rows are already out
+    honest = X[:80]
+    assert TrimmedMean(trim=0.2).fit(X).n_trimmed_ == 0
+    for est in [MultiKrum(n_byzantine=0.2), NoRegretMean(eps=0.2), FilteringMean(eps=0.2),
+                RandEigenMean(eps=0.2, random_state=0)]:
+        est.fit(X)
+        assert est.support_[:80].all(), type(est).__name__
+        np.testing.assert_allclose(est.location_, honest.mean(axis=0), rtol=1e-10)
 
 
 def test_trimmed_mean_tiny():
@@ -430,12 +463,22 @@ def test_non_finite_rows_are_ignored(estimator):
     X_bad[28, :] = np.nan
     finite = np.isfinite(X_bad).all(axis=1)
     assert np.flatnonzero(~finite).tolist() == [2, 11, 12, 28]
-    clean = clone(estimator).fit(X)
     dirty = clone(estimator).fit(X_bad)
-    np.testing.assert_allclose(dirty.location_, clean.location_, rtol=1e-12, atol=1e-12)
     assert np.isfinite(dirty.location_).all()
     assert dirty.support_.shape == (29,)
     assert not dirty.support_[~finite].any()
+    if isinstance(estimator, (TrimmedMean, Krum, FilteringMean, NoRegretMean)):
+        # Estimators with a byzantine budget (floor(0.2 * 29) = 5 rows) spend 4 of it on the
+        # non-finite rows, which are byzantine by construction: 1 is left for the 25 others.
+        assert dirty._byzantine_count(0.2, 25) == 1
+        if isinstance(estimator, TrimmedMean):
+            assert dirty.n_trimmed_ == 1
+        if isinstance(estimator, Krum):
+            assert dirty.n_byzantine_ == 1
+        return
+    # The others never look at a budget: the non-finite rows simply do not exist for them.
+    clean = clone(estimator).fit(X)
+    np.testing.assert_allclose(dirty.location_, clean.location_, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(dirty.support_[finite], clean.support_)
 
 

@@ -330,3 +330,94 @@ def _krum_attack_rows(X_known, X_sim, sim_bad, lambda_min, epsilon, random_state
         if lam / 2.0 < threshold or lam == 0.0:
             return rows, lam * a, False
         lam /= 2.0
+
+
+# --------------------------------------------------------------------------------------
+# Adaptive families against spectral filters (worst case over a magnitude grid)
+# --------------------------------------------------------------------------------------
+
+
+def _top_eigenpair(X):
+    """Mean, top eigenvalue of the sample covariance (ddof=1) and its unit eigenvector.
+
+    Computed on the smaller Gram of the centred rows, in float64. For one row the
+    eigenvalue is 0 and the direction the normalised all-ones vector.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    mean = X.mean(axis=0)
+    if n < 2:
+        return mean, 0.0, np.full(d, 1.0 / np.sqrt(d))
+    Z = X - mean
+    if n <= d:
+        w, U = np.linalg.eigh(Z @ Z.T)
+        v = Z.T @ U[:, -1]
+    else:
+        w, V = np.linalg.eigh(Z.T @ Z)
+        v = V[:, -1]
+    return mean, max(float(w[-1]), 0.0) / (n - 1), _unit_direction(v)
+
+
+def _honest_like_noise(X, n_bad, kind, random_state):
+    """Noise the byzantine rows carry so that they look like honest rows.
+
+    ``"honest"``: independent Gaussian noise with the honest per-coordinate standard
+    deviations (rows at honest distances from the mean, so no distance test sees them);
+    ``"span"``: random combinations of the honest deviations scaled to the honest sample
+    covariance (rows inside the honest span). ``"none"``: zeros (identical rows).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if kind == "none" or X.shape[0] < 2:
+        return np.zeros((n_bad, X.shape[1]))
+    mean, std = _mean_std(X)
+    if kind == "honest":
+        return std * random_state.standard_normal(size=(n_bad, X.shape[1]))
+    coef = random_state.standard_normal(size=(n_bad, X.shape[0]))
+    return coef @ (X - mean) / np.sqrt(X.shape[0] - 1)
+
+
+def _eigen_shift_rows(X_known, n_bad, shift, noise, random_state):
+    """``mean + shift * sqrt(lambda_1) * v_1`` (+ honest-like noise): along the honest top
+    eigenvector, where the honest rows are most spread and a shift hides best."""
+    a = _magnitude(X_known)
+    Xs = X_known / a
+    mean, lam, v = _top_eigenpair(Xs)
+    rows = mean + shift * np.sqrt(lam) * v + _honest_like_noise(Xs, n_bad, noise, random_state)
+    return a * rows
+
+
+def _orthogonal_spike_rows(X_known, n_bad, magnitude, random_state):
+    """``mean + magnitude * sqrt(lambda_1) * q_i``, the ``q_i`` random orthonormal directions
+    (as many as possible; they repeat beyond ``d``): each byzantine row its own spike."""
+    a = _magnitude(X_known)
+    Xs = X_known / a
+    mean, lam, _ = _top_eigenpair(Xs)
+    d = Xs.shape[1]
+    k = min(n_bad, d)
+    Q, _ = np.linalg.qr(random_state.standard_normal(size=(d, k)))
+    spikes = np.tile(Q.T, (int(np.ceil(n_bad / k)), 1))[:n_bad]
+    return a * (mean + magnitude * np.sqrt(lam) * spikes)
+
+
+def _hull_point_rows(X_known, n_bad, extrapolation):
+    """Copies of the honest rows farthest along the honest top eigenvector (vertices of the
+    honest convex hull), moved ``extrapolation`` times their deviation further out: the
+    duplicated tail biases the mean while every row looks honest."""
+    a = _magnitude(X_known)
+    Xs = X_known / a
+    mean, _, v = _top_eigenpair(Xs)
+    Z = Xs - mean
+    order = np.argsort(-(Z @ v), kind="stable")
+    picked = np.resize(order, n_bad)
+    return a * (mean + (1.0 + extrapolation) * Z[picked])
+
+
+def _mimic_rows(X_known, extrapolation):
+    """Every byzantine row copies the honest row farthest along the honest top eigenvector
+    (Karimireddy et al.'s mimic heuristic), moved ``extrapolation`` times its deviation."""
+    a = _magnitude(X_known)
+    Xs = X_known / a
+    mean, _, v = _top_eigenpair(Xs)
+    Z = Xs - mean
+    best = int(np.argmax(Z @ v))
+    return a * (mean + (1.0 + extrapolation) * Z[best])

@@ -26,6 +26,8 @@ import numpy as np
 from scipy.linalg import eigh
 from threadpoolctl import threadpool_limits
 
+from sklearn_robust._counts import count_from_fraction
+
 # Width of the column blocks: at most this many bytes of float64 per block.
 _BLOCK_BYTES = 1 << 25
 # Chunked spectral filters run one eigenproblem of this size or less single-threaded:
@@ -208,14 +210,49 @@ def krum(X, n_byzantine, n_selected):
         return selected, scores * scale * scale
 
 
+# Rows farther than this many median distances from the coordinate median are moved in, along
+# their ray, to that distance before Weiszfeld's iterations: the geometric median only sees
+# the directions of far rows, and moving a row along its ray (up to an angle of 1 / _FAR_CLIP
+# with the ray from the estimate) changes nothing else, while no product can overflow.
+_FAR_CLIP = 1e6
+
+
+def _ray_scaled_rows(X, center):
+    """Per-row power-of-two scales of ``X - center`` and the norms of the scaled rows.
+
+    The distance of row i to ``center`` is ``scale[i] * norm[i]``; computing it that way
+    never overflows, whatever the magnitude of the row.
+    """
+    n_samples, n_features = X.shape
+    largest = np.zeros(n_samples)
+    blocks = list(_column_blocks(n_samples, n_features))
+    for cols in blocks:
+        with np.errstate(over="ignore", invalid="ignore"):
+            dev = np.abs(np.subtract(X[:, cols], center[cols], dtype=np.float64))
+        np.maximum(largest, np.nan_to_num(dev, posinf=np.finfo(np.float64).max).max(axis=1),
+                   out=largest)
+    scale = _pow2_floor(largest)
+    sq = np.zeros(n_samples)
+    for cols in blocks:
+        dev = np.subtract(X[:, cols], center[cols], dtype=np.float64)
+        dev /= scale[:, None]
+        sq += np.einsum("ij,ij->i", dev, dev)
+    return scale, np.sqrt(sq)
+
+
 def geometric_median(X, max_iter, tol, smoothing):
     """Smoothed Weiszfeld iterations for the geometric median of the rows.
 
-    The estimate always has the form ``m + coef @ (X - m)`` with ``m`` the coordinate
-    median, so every iteration costs O(n**2) once the centred Gram matrix is known.
-    Distances are floored at ``smoothing * spread``, ``spread`` being the root-mean-square
-    distance of the rows to ``m`` (scale-equivariant). Iterations stop when the step is at
-    most ``tol`` times the harmonic mean of the rows' distances to the current estimate (a
+    The estimate always has the form ``m + coef @ (Z - m)`` with ``m`` the coordinate median
+    and ``Z`` the rows, those farther than ``_FAR_CLIP`` median distances from ``m`` moved in
+    along their ray to that distance (exact for the geometric median up to an angle of
+    ``1 / _FAR_CLIP``; no product overflows, so one row at 1e300 moves the estimate no more
+    than a row at 1e20 would). Every iteration costs O(n**2) once the Gram matrix of
+    ``Z - m`` is known. Distances are floored at ``smoothing * spread``, ``spread`` being the
+    median distance of the rows to ``m`` (scale-equivariant, and no far row can inflate it:
+    with the root-mean-square distance one row at 1e20 raised the floor until every weight
+    was equal and the estimate was the plain mean). Iterations stop when the step is at most
+    ``tol`` times the harmonic mean of the rows' distances to the current estimate (a
     typical distance that far rows do not inflate).
 
     Returns
@@ -226,17 +263,34 @@ def geometric_median(X, max_iter, tol, smoothing):
     n_iter : int
     converged : bool
     """
-    n_samples = X.shape[0]
-    unit = _matrix_scale(X)
-    median = coordinate_median(X) / unit
-    gram = centred_gram(X, median, unit)
-    diag = np.diag(gram).copy()
-    spread = math.sqrt(max(float(diag.mean()), 0.0))
-    coef = np.zeros(n_samples)
-    if spread == 0.0:
+    n_samples, n_features = X.shape
+    median = coordinate_median(X)
+    scale, norm = _ray_scaled_rows(X, median)
+    with np.errstate(over="ignore", divide="ignore"):
+        log_dist = np.log2(scale) + np.log2(norm)  # -inf for rows at the median
+    finite_logs = log_dist[np.isfinite(log_dist)]
+    if finite_logs.size == 0:
         # Every row equals the coordinate median.
-        return median * unit, np.full(n_samples, 1.0 / n_samples), 0, True
+        return median, np.full(n_samples, 1.0 / n_samples), 0, True
+    log_spread = float(np.median(np.where(np.isfinite(log_dist), log_dist, -np.inf)))
+    if not np.isfinite(log_spread):  # more than half the rows at the median
+        log_spread = float(np.median(finite_logs))
+    unit_exp = int(np.floor(log_spread))
+    # Multiplier of the scaled rows: scale_i * f_i / 2**unit_exp, with f_i <= 1 the clip.
+    log_clip = np.minimum(0.0, log_spread + math.log2(_FAR_CLIP) - log_dist)
+    log_clip[~np.isfinite(log_dist)] = 0.0
+    mult = np.exp2(np.log2(scale) + log_clip - unit_exp)
+    blocks = list(_column_blocks(n_samples, n_features))
+    gram = np.zeros((n_samples, n_samples))
+    for cols in blocks:
+        block = np.subtract(X[:, cols], median[cols], dtype=np.float64)
+        block /= scale[:, None]
+        block *= mult[:, None]
+        gram += block @ block.T
+    diag = np.diag(gram).copy()
+    spread = math.exp2(log_spread - unit_exp)
     floor = smoothing * spread
+    coef = np.zeros(n_samples)
     converged = False
     n_iter = 0
     while n_iter < max_iter:
@@ -252,7 +306,14 @@ def geometric_median(X, max_iter, tol, smoothing):
         if step <= tol * n_samples / float(weights.sum()):
             converged = True
             break
-    return combine_rows(X, median, coef, unit) * unit, coef, n_iter, converged
+    location = np.empty(n_features)
+    row_weights = coef * mult * math.ldexp(1.0, unit_exp)
+    for cols in blocks:
+        block = np.subtract(X[:, cols], median[cols], dtype=np.float64)
+        # Row by row, scaled first: coef_i * 2**unit * mult_i * ((x_i - m) / scale_i).
+        block /= scale[:, None]
+        location[cols] = median[cols] + row_weights @ block
+    return location, coef, n_iter, converged
 
 
 def centered_clipping(X, radius, n_iter, center):
@@ -429,10 +490,11 @@ def filter_chunk(Y, n_rounds, threshold):
     return weights, done
 
 
-def filtering_mean(X, eps, sigma, expansion, chunk_size):
+def filtering_mean(X, eps, sigma, expansion, chunk_size, n_outliers=None):
     """FILTERING (Diakonikolas et al.) per chunk of ``chunk_size`` coordinates.
 
-    Each chunk is filtered independently for at most ``2 * floor(eps * n)`` rounds with the
+    Each chunk is filtered independently for at most ``2 * n_outliers`` rounds
+    (``n_outliers=None``: ``floor(eps * n)``) with the
     stopping threshold ``sqrt(expansion) * sigma``; ``sigma=None`` uses
     :func:`marchenko_pastur_sigma` of the chunk.
 
@@ -444,7 +506,9 @@ def filtering_mean(X, eps, sigma, expansion, chunk_size):
     sigmas : ndarray of shape (n_chunks,)
     """
     n_samples, n_features = X.shape
-    n_rounds = 2 * int(math.floor(eps * n_samples))
+    if n_outliers is None:
+        n_outliers = count_from_fraction(eps, n_samples)
+    n_rounds = 2 * int(n_outliers)
     chunks = _chunk_slices(n_features, chunk_size)
     location = np.empty(n_features)
     weights = np.empty((len(chunks), n_samples))
@@ -484,10 +548,11 @@ def project_capped_simplex_kl(q, cap):
     return p
 
 
-def no_regret_chunk(Y, gram, eps, threshold):
+def no_regret_chunk(Y, gram, eps, threshold, n_pruned=None):
     """NO-REGRET on one chunk ``Y`` (rows centred at the chunk median), ``gram = Y @ Y.T``.
 
-    1. Krum pre-pruning: the ``ceil(eps * n)`` rows with the largest Krum scores (sum of
+    1. Krum pre-pruning: the ``n_pruned`` rows (None: ``floor(eps * n)``) with the largest
+       Krum scores (sum of
        squared distances to the ``n - f - 2`` nearest rows) are dropped.
     2. Soft weights ``w`` start uniform over the ``m`` kept rows; for at most
        ``floor(2 * eps * m)`` rounds, while the top eigenvalue of the weighted covariance
@@ -503,7 +568,10 @@ def no_regret_chunk(Y, gram, eps, threshold):
     kept : ndarray of bool, shape (n_rows,)
     """
     n_rows, width = Y.shape
-    n_pruned = int(math.ceil(eps * n_rows))
+    if n_pruned is None:
+        n_pruned = count_from_fraction(eps, n_rows)
+    # Keep at least one row (a single finite row is the estimate itself).
+    n_pruned = min(int(n_pruned), n_rows - 1)
     kept = np.ones(n_rows, dtype=bool)
     sq_dist = _squared_distances_from_gram(gram)
     if n_pruned:
@@ -521,7 +589,7 @@ def no_regret_chunk(Y, gram, eps, threshold):
         cap = 1.0 / ((1.0 - eps) * m)
         Yk = Y[idx]
         sub_gram = gram[np.ix_(idx, idx)] if width > m else None
-        for _ in range(int(math.floor(2 * eps * m))):
+        for _ in range(count_from_fraction(2 * eps, m)):
             lam, proj = weighted_top_direction(Yk, coef, sub_gram)
             if lam <= threshold:
                 break
@@ -530,7 +598,7 @@ def no_regret_chunk(Y, gram, eps, threshold):
     return weights, kept
 
 
-def no_regret_mean(X, eps, sigma, expansion, chunk_size):
+def no_regret_mean(X, eps, sigma, expansion, chunk_size, n_pruned=None):
     """NO-REGRET (Zhu et al., 2023) per chunk of ``chunk_size`` coordinates.
 
     Returns
@@ -551,7 +619,7 @@ def no_regret_mean(X, eps, sigma, expansion, chunk_size):
         for c, cols in enumerate(chunks):
             Y, med, chunk_sigma, unit = _prepared_chunk(X, cols, sigma, n_samples)
             threshold = math.sqrt(expansion) * chunk_sigma
-            weights[c], kept = no_regret_chunk(Y, Y @ Y.T, eps, threshold)
+            weights[c], kept = no_regret_chunk(Y, Y @ Y.T, eps, threshold, n_pruned)
             kept_all &= kept
             location[cols] = (med + weights[c] @ Y) * unit
             with np.errstate(over="ignore"):

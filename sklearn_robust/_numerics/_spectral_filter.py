@@ -5,28 +5,60 @@ validation. The data matrix ``X`` (numpy or torch, any device) is only ever read
 chunks; the filtering loop itself works on a small float64 representation of the rows:
 
 * ``"gram"``: the exact n x n Gram matrix of the centred rows, computed once;
+* ``"rows"``: the centred rows themselves (exact, when d is smaller than n);
 * ``"jl"``: a Johnson-Lindenstrauss sketch ``Z = (X - x_ref) R / sqrt(k)`` (n x k), with the
   Gaussian ``R`` generated chunk by chunk and never held whole.
 
 Numerics. Before any product the rows are centred on a reference row (an approximate medoid
 found on a column subsample, so it is an inlier whenever most rows are) -- this keeps the
-centred Gram accurate when the data sit far from the origin -- and rows whose magnitude would
-overflow or underflow float32 products are rescaled by an exact power of two, undone in
-float64. Values up to float32's maximum therefore give finite results.
+centred Gram accurate when the data sit far from the origin -- and divided by a common power
+of two close to the rows' typical magnitude, so the representation is in units of the data
+whatever their scale (1e-300 or 1e300 alike). Rows whose magnitude is far from the typical one
+(more than 2**50 away) get their own power-of-two factor for the products, undone in float64
+afterwards (saturating for rows more than 2**200 away, which are outliers by any standard).
+Half-precision inputs are read in float32. Every factor is a power of two, so scaling the data
+by a power of two changes nothing but the units.
+
+The filter (:func:`spectral_filter`) alternates a spectral test, which says whether the
+survivors' dominant eigenvalue stands out of the clean bulk, with two tail tests, which say
+which rows stand out and how many: the survivors' projections on the dominant eigenvector and
+their distances to the survivors' mean. A tail is trimmed only by its *excess* over what
+Gaussian inliers put there, so a group of outliers is removed while the honest tail it hides in
+stays. A final re-admission pass (:func:`rand_eigen_filter`) filters again from all rows with
+only the removed rows removable, which returns honest rows removed while outliers distorted the
+statistics of the first rounds.
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, stats
 
+from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._numerics._backend import is_torch, rows_max_abs
 
-# Rows whose centred magnitude bound lies outside [_LOW, _HIGH] are rescaled by a power of two
-# before float32 products, so no square overflows (|x| <= 1e15 -> x^2 * d << 3e38) or
-# underflows.
-_LOW, _HIGH = 2.0**-50, 2.0**50
+# Rows whose magnitude bound lies more than 2**50 from the common scale get their own power of
+# two (|x| <= 2**50 -> x^2 * d << 3e38 in float32 products); factors beyond 2**200 saturate.
+_WINDOW = 50
+_SATURATE = 200
 _MEDOID_COLUMNS = 2048
+# MAD -> standard deviation of a Gaussian.
+_MAD_TO_STD = 1.482602218505602
+# Slack of the tail-count test, in Poisson standard deviations of the expected count: with
+# m = 100 Gaussian inliers a single row is trimmed only beyond ~3.7 robust standard deviations.
+_TAIL_SLACK = 3.0
+# Near-duplicates: a pair of rows closer than this fraction of the median pairwise distance
+# (squared) when honest rows' distances concentrate (high dimension); exact copies otherwise.
+_DUPLICATE_FRACTION = 0.25
+# Efficiency of the MAD relative to the standard deviation at the Gaussian: a scale estimated
+# from m rows is as noisy as a standard deviation from about 0.37 m, so standardised values
+# have Student tails with that many degrees of freedom.
+_MAD_EFFICIENCY = 0.37
+# Relative spread of the cube-rooted distances below which they count as concentrated.
+_CONCENTRATED = 0.05
+# The distance test needs this many features (see _filter_round).
+_MIN_DISTANCE_FEATURES = 8
 
 
 def default_chunk_size(n_samples, itemsize=4, block_bytes=2**24):
@@ -57,9 +89,9 @@ def _reference_row(X, rows, n_columns=_MEDOID_COLUMNS):
         sub = sub.detach().to("cpu").double().numpy()
     else:
         sub = np.asarray(X[:, ::step][rows], dtype=np.float64)
-    # Rescale each column so squared distances cannot overflow even for values near 3e38.
+    # Rescale each column so squared distances cannot overflow even near float64's maximum.
     scale = np.abs(sub).max(axis=0)
-    scale[scale == 0] = 1.0
+    scale[~(scale > 0)] = 1.0
     sub = sub / scale
     sq = np.einsum("ij,ij->i", sub, sub)
     dist = sq[:, None] + sq[None, :] - 2.0 * sub @ sub.T
@@ -67,29 +99,52 @@ def _reference_row(X, rows, n_columns=_MEDOID_COLUMNS):
     return rows[int(np.argmin(np.median(dist, axis=1)))]
 
 
-def _power_of_two_scales(bound):
-    """1.0 for rows whose bound lies in [_LOW, _HIGH], else 2**-e bringing the bound near 1."""
-    scales = np.ones_like(bound)
-    off = (bound > _HIGH) | ((bound < _LOW) & (bound > 0))
-    if off.any():
-        scales[off] = np.exp2(-np.ceil(np.log2(bound[off])))
-    return scales
+def _pow2_exponent(value):
+    """Integer e with 2**e close to ``value`` (> 0), elementwise."""
+    return np.frexp(np.asarray(value, dtype=np.float64))[1].astype(np.int64) - 1
+
+
+def _split_pow2(exponents):
+    """Two float64 arrays whose product is ``2**exponents`` without overflowing on the way."""
+    half = exponents // 2
+    return np.ldexp(1.0, half), np.ldexp(1.0, exponents - half)
 
 
 class _Centred:
-    """Reads column chunks of ``a * (X[rows] - x_ref)`` in float32/float64 without overflow."""
+    """Reads column chunks of ``2**e_i * (X[rows] - x_ref) / unit`` without overflow.
+
+    ``unit`` is a power of two near the rows' median magnitude bound; ``e_i`` is 0 for rows
+    within 2**50 of it, else the exponent bringing the row's bound near ``unit``. Chunks come
+    in float32 (half-precision inputs) or the input's dtype.
+    """
 
     def __init__(self, X, rows, ref, max_abs, chunk_size):
         self.X, self.rows, self.ref, self.chunk_size = X, rows, ref, chunk_size
         self.torch = is_torch(X)
         # |x_ij - x_ref,j| <= max|x_i| + max|x_ref|: the bound that decides the rescaling.
         bound = max_abs[rows] + max_abs[ref]
-        self.scales = _power_of_two_scales(bound)
-        self.rescaled = np.flatnonzero(self.scales != 1.0)
+        positive = bound[bound > 0]
+        self.unit_exp = int(_pow2_exponent(np.median(positive))) if positive.size else 0
+        rel = np.zeros(bound.size, dtype=np.int64)
+        rel[bound > 0] = _pow2_exponent(bound[bound > 0]) - self.unit_exp
+        self.row_exp = np.where(np.abs(rel) > _WINDOW, -rel, 0).astype(np.int64)
+        self.rescaled = np.flatnonzero(self.row_exp != 0)
+        # In-window rows are computed in the working dtype, scaled by 2**-unit_exp, when that
+        # factor is harmless there; otherwise every row goes through float64.
+        self.wide_all = abs(self.unit_exp) > 60
         if self.torch:
             import torch
 
-            self._scales_t = torch.as_tensor(self.scales, device=X.device)
+            self.dtype = X.dtype if X.dtype in (torch.float32, torch.float64) else torch.float32
+            exps = self.row_exp - self.unit_exp
+            self._factors_t = [torch.as_tensor(f, device=X.device) for f in _split_pow2(exps)]
+        else:
+            self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+            self._factors = _split_pow2(self.row_exp - self.unit_exp)
+
+    def undo(self):
+        """Per-row float64 factors that bring the representation back to units of ``unit``."""
+        return np.ldexp(1.0, np.clip(-self.row_exp, -_SATURATE, _SATURATE))
 
     def chunks(self):
         X, rows, d = self.X, self.rows, self.X.shape[1]
@@ -98,32 +153,58 @@ class _Centred:
             stop = min(d, start + self.chunk_size)
             block = X[:, start:stop] if full else X[rows, start:stop]
             ref = X[self.ref, start:stop]
-            # Rows near float32's max overflow here; they are recomputed in float64 below.
-            with np.errstate(over="ignore", invalid="ignore"):
-                centred = block - ref
-            if self.rescaled.size:
-                centred = self._rescale(centred, block, ref)
-            yield start, stop, centred
+            if self.torch:
+                yield start, stop, self._torch_chunk(block, ref)
+            else:
+                yield start, stop, self._numpy_chunk(block, ref)
 
-    def _rescale(self, centred, block, ref):
+    def _numpy_chunk(self, block, ref):
+        if self.wide_all:
+            wide = block.astype(np.float64) - ref.astype(np.float64)
+            for factor in self._factors:
+                wide *= factor[:, None]
+            return wide.astype(self.dtype, copy=False)
+        # Rows near the dtype's max overflow here; they are recomputed in float64 below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            centred = block.astype(self.dtype, copy=False) - ref.astype(self.dtype, copy=False)
+            if self.unit_exp:
+                centred = centred * self.dtype.type(math.ldexp(1.0, -self.unit_exp))
         idx = self.rescaled
-        if self.torch:
-            import torch
+        if idx.size:
+            wide = block[idx].astype(np.float64) - ref.astype(np.float64)
+            for factor in self._factors:
+                wide *= factor[idx, None]
+            centred[idx] = wide.astype(self.dtype)
+        return centred
 
+    def _torch_chunk(self, block, ref):
+        import torch
+
+        block = block.detach()
+        ref = ref.detach()
+        if self.wide_all:
+            wide = block.double() - ref.double()
+            for factor in self._factors_t:
+                wide = wide * factor[:, None]
+            return wide.to(self.dtype)
+        centred = block.to(self.dtype) - ref.to(self.dtype)
+        if self.unit_exp:
+            centred = centred * math.ldexp(1.0, -self.unit_exp)
+        idx = self.rescaled
+        if idx.size:
             idx_t = torch.as_tensor(idx, device=centred.device)
             wide = block[idx_t].double() - ref.double()
-            centred[idx_t] = (wide * self._scales_t[idx_t, None]).to(centred.dtype)
-            return centred
-        wide = block[idx].astype(np.float64) - ref.astype(np.float64)
-        centred[idx] = (wide * self.scales[idx, None]).astype(centred.dtype)
+            for factor in self._factors_t:
+                wide = wide * factor[idx_t, None]
+            centred[idx_t] = wide.to(self.dtype)
         return centred
 
 
 def centred_gram(X, rows, ref, max_abs, chunk_size):
-    """Exact Gram of the centred (and power-of-two rescaled) rows, in float64.
+    """Exact Gram of the centred rows, in float64 and in units of a common power of two.
 
-    Returns ``(G, scales)`` with ``G = diag(scales) (X_r - x_ref)(X_r - x_ref)^T diag(scales)``;
-    the true Gram is ``G / outer(scales, scales)`` (computed by the caller only where needed).
+    Returns ``(G, reader)``: ``G`` already has the per-row factors undone (see
+    :class:`_Centred`).
     """
     reader = _Centred(X, rows, ref, max_abs, chunk_size)
     m = len(rows)
@@ -138,7 +219,10 @@ def centred_gram(X, rows, ref, max_abs, chunk_size):
         G = np.zeros((m, m), dtype=np.float64)
         for _, _, block in reader.chunks():
             G += block @ block.T
-    return G, reader.scales
+    undo = reader.undo()
+    if reader.rescaled.size:
+        G *= np.outer(undo, undo)
+    return G, reader
 
 
 def jl_sketch(X, rows, ref, max_abs, n_components, chunk_size, rng):
@@ -146,7 +230,7 @@ def jl_sketch(X, rows, ref, max_abs, n_components, chunk_size, rng):
 
     The block of ``R`` for chunk number i comes from a generator seeded by (seed, i): only
     one ``chunk_size x k`` block exists at a time. (So the sketch, like any random projection,
-    depends on ``chunk_size`` as well as on the seed.) Returns ``(Z, scales)`` like
+    depends on ``chunk_size`` as well as on the seed.) Returns ``(Z, reader)`` like
     :func:`centred_gram`.
     """
     k = n_components
@@ -171,7 +255,9 @@ def jl_sketch(X, rows, ref, max_abs, n_components, chunk_size, rng):
     if reader.torch:
         Z = Zt.cpu().numpy()
     Z /= math.sqrt(k)
-    return Z, reader.scales
+    if reader.rescaled.size:
+        Z *= reader.undo()[:, None]
+    return Z, reader
 
 
 def centred_rows(X, rows, ref, max_abs, chunk_size):
@@ -180,84 +266,316 @@ def centred_rows(X, rows, ref, max_abs, chunk_size):
     Z = np.empty((len(rows), X.shape[1]), dtype=np.float64)
     for start, stop, block in reader.chunks():
         Z[:, start:stop] = block.cpu().double().numpy() if reader.torch else block
-    return Z, reader.scales
+    if reader.rescaled.size:
+        Z *= reader.undo()[:, None]
+    return Z, reader
 
 
-def _top_spectrum(rep, alive, kind, n_top):
-    """Top ``n_top`` eigenvalues (descending) of the survivors' covariance and the rows'
-    projections on the dominant eigenvector.
+# --------------------------------------------------------------------------------------------
+# The filter on the representation
+# --------------------------------------------------------------------------------------------
 
-    ``rep`` is the Gram (kind ``"gram"``) or the sketch (kind ``"sketch"``) of all rows.
+
+@lru_cache(maxsize=4096)
+def mp_edge_ratio(a, b, j):
+    """Upper Marchenko-Pastur edge over the (j+1)-th largest eigenvalue's expected level.
+
+    For the sample covariance of isotropic Gaussian rows whose ``a`` non-zero eigenvalues
+    follow the Marchenko-Pastur law of aspect ratio ``a / b`` (``a <= b``): the ratio a clean
+    dominant eigenvalue bears to the (j+1)-th largest one (``j`` counted from 0), from the
+    law's quantile function. 1 when ``a == 1``.
     """
-    idx = np.flatnonzero(alive)
-    m = idx.size
-    if kind == "gram":
-        S = rep[np.ix_(idx, idx)]
-        row_mean = S.mean(axis=0)
-        S = S - row_mean[None, :] - row_mean[:, None] + row_mean.mean()
-        basis = None
-    else:
-        Zs = rep[idx]
-        Zs = Zs - Zs.mean(axis=0)
-        if m <= Zs.shape[1]:
-            S, basis = Zs @ Zs.T, None
+    if a <= 1 or j <= 0:
+        return 1.0
+    c = a / b
+    lo, hi = (1.0 - math.sqrt(c)) ** 2, (1.0 + math.sqrt(c)) ** 2
+    x = np.linspace(lo, hi, 2049)
+    dens = np.sqrt(np.maximum((hi - x) * (x - lo), 0.0)) / np.maximum(x, 1e-300)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(x))])
+    cdf /= cdf[-1]
+    level = float(np.interp(1.0 - (j + 0.5) / a, cdf, x))
+    return hi / max(level, 1e-12 * hi)
+
+
+def _tail_excess(distance, n_rows):
+    """Excess of a one-sided tail over what inliers put there.
+
+    ``distance`` holds the positive distances, in robust standard deviations, of the rows on
+    one side. For each threshold at a row's distance, the count of rows at or beyond it is
+    compared with the expected inlier count ``e = n_rows * P(T > t)`` plus a slack of
+    ``_TAIL_SLACK * sqrt(e)``, ``T`` a Student variable whose degrees of freedom account for
+    the noise of a MAD estimated from ``n_rows`` rows (Gaussian as ``n_rows`` grows). Returns
+    ``(excess, threshold)``: the largest whole excess and the threshold where it is reached
+    (``(0, inf)`` when no tail is overpopulated).
+    """
+    if distance.size == 0:
+        return 0, math.inf
+    ordered = np.sort(distance)[::-1]
+    count = np.arange(1, ordered.size + 1)
+    dof = max(1.0, _MAD_EFFICIENCY * n_rows)
+    expected = n_rows * stats.t.sf(ordered, dof)
+    excess = count - expected - _TAIL_SLACK * np.sqrt(expected)
+    best = int(np.argmax(excess))
+    whole = int(math.floor(excess[best] + 0.5))
+    if whole <= 0:
+        return 0, math.inf
+    return min(whole, best + 1), float(ordered[best])
+
+
+def _robust_standardise(values):
+    """``(values - median) / (1.4826 MAD)``, the MAD taken over distinct values.
+
+    A group of rows sharing one value (copies, or crafted rows at equal distances) would
+    otherwise shrink the MAD and make every other row look far; counted once it cannot. The
+    standard deviation stands in for a zero MAD.
+    """
+    centre = np.median(values)
+    dev = values - centre
+    ordered = np.sort(values)
+    # Values equal to their predecessor up to 1e-9 relative count once.
+    new_value = np.ones(ordered.size, dtype=bool)
+    new_value[1:] = np.abs(np.diff(ordered)) > 1e-9 * np.maximum(
+        np.abs(ordered[1:]), np.abs(ordered[:-1])
+    )
+    distinct = ordered[new_value]
+    scale = _MAD_TO_STD * np.median(np.abs(distinct - centre))
+    if not scale > 0:
+        scale = math.sqrt(float(np.mean(dev**2)))
+    if not scale > 0:
+        return np.zeros_like(values)
+    return dev / scale
+
+
+class _Survivors:
+    """Statistics of the current survivors of a representation, computed once per round."""
+
+    def __init__(self, rep, kind, idx):
+        self.idx = idx
+        m = idx.size
+        if kind == "gram":
+            S = rep[np.ix_(idx, idx)]
+            # Distances come from the Gram about the reference row (an inlier), never from
+            # the centred one: centring on a mean that a huge row drags would cancel them.
+            self.raw_gram = S
+            row_mean = S.mean(axis=0)
+            self.gram = S - row_mean[None, :] - row_mean[:, None] + row_mean.mean()
+            self.rows = None
         else:
-            S, basis = Zs.T @ Zs, Zs
-    size = S.shape[0]
-    # The centred survivors span at most min(m - 1, columns) directions.
-    n_top = max(1, min(n_top, size, m - 1, rep.shape[1]))
-    w, V = linalg.eigh(S, subset_by_index=[size - n_top, size - 1], check_finite=False)
-    w = np.maximum(w[::-1], 0.0) / m
-    v = V[:, -1]
-    if basis is None:
-        # Rows' projections on the dominant direction are sqrt(lambda_gram) * u.
-        proj = v * math.sqrt(w[0] * m)
-    else:
-        proj = basis @ v
-    return w, proj
+            Z = rep[idx]
+            self.raw_rows = Z
+            self.rows = Z - Z.mean(axis=0)
+            self.gram = self.rows @ self.rows.T if self.rows.shape[1] >= m else None
+            self.raw_gram = Z @ Z.T if self.gram is not None else None
+        self.m = m
+        self._pairs = None
+
+    def top(self, n_top):
+        """Top eigenvalues (descending, covariance units) and projections on the first."""
+        m = self.m
+        if self.gram is not None:
+            size = m
+            n_top = max(1, min(n_top, size))
+            w, V = linalg.eigh(
+                self.gram, subset_by_index=[size - n_top, size - 1], check_finite=False
+            )
+            w = np.maximum(w[::-1], 0.0) / m
+            # Projections of the rows about the reference row, not about the mean: with
+            # G the Gram about the reference and u a top eigenvector of the centred one,
+            # (G u) / sqrt(lambda m) -- equal up to a constant, and free of the cancellation
+            # that centring on a mean dragged by a huge row would cause.
+            root = math.sqrt(w[0] * m)
+            proj = self.raw_gram @ V[:, -1] / root if root > 0 else np.zeros(m)
+        else:
+            cov = self.rows.T @ self.rows
+            size = cov.shape[0]
+            n_top = max(1, min(n_top, size))
+            w, V = linalg.eigh(cov, subset_by_index=[size - n_top, size - 1], check_finite=False)
+            w = np.maximum(w[::-1], 0.0) / m
+            proj = self.raw_rows @ V[:, -1]  # about the reference row (see above)
+        return w, proj
+
+    def sq_norms(self):
+        """Squared distance of each survivor to the survivors' mean."""
+        if self.gram is not None:
+            return np.maximum(np.diag(self.gram).copy(), 0.0)
+        return np.einsum("ij,ij->i", self.rows, self.rows)
+
+    def all_pair_sq_distances(self):
+        """The (m, m) matrix of squared distances between survivors (cached)."""
+        if self._pairs is None:
+            self._pairs = self.pair_sq_distances(np.arange(self.m))
+        return self._pairs
+
+    def median_sq_distances(self):
+        """Median squared distance of each survivor to the others: a distance to the bulk
+        that, unlike the distance to the mean, no far row can move."""
+        pairs = self.all_pair_sq_distances().copy()
+        np.fill_diagonal(pairs, np.nan)
+        return np.nanmedian(pairs, axis=1)
+
+    def pair_sq_distances(self, positions):
+        """Squared distances between the survivors at ``positions`` and every survivor."""
+        if self.raw_gram is not None:
+            diag = np.diag(self.raw_gram)
+            return np.maximum(
+                diag[positions, None] + diag[None, :] - 2.0 * self.raw_gram[positions], 0.0
+            )
+        Z = self.raw_rows
+        sq = np.einsum("ij,ij->i", Z, Z)
+        cross = Z[positions] @ Z.T
+        return np.maximum(sq[positions, None] + sq[None, :] - 2.0 * cross, 0.0)
+
+
+def _duplicate_extras(stats, candidates, high_dimensional):
+    """Mask over ``candidates``: rows with a (near-)duplicate among the survivors that is
+    closer to the bulk (ties: earlier row), i.e. the extra copies of a group, and
+    every row of a group of three or more.
+
+    Honest rows in high dimension are never near each other (their pairwise distances
+    concentrate around the median); exact copies are the only duplicates counted otherwise.
+    """
+    if candidates.size == 0 or stats.m < 3:
+        return np.zeros(candidates.size, dtype=bool)
+    sq_all = stats.all_pair_sq_distances()
+    upper = sq_all[np.triu_indices(stats.m, 1)]
+    median = float(np.median(upper))
+    if not median > 0:
+        return np.zeros(candidates.size, dtype=bool)
+    fraction = 1e-9
+    if high_dimensional:
+        spread = _MAD_TO_STD * float(np.median(np.abs(upper - median)))
+        fraction = max(fraction, min(_DUPLICATE_FRACTION, 1.0 - 8.0 * spread / median))
+    close = sq_all[candidates] <= fraction * median
+    close[np.arange(candidates.size), candidates] = False
+    norms = stats.median_sq_distances()
+    order = np.lexsort((np.arange(stats.m), norms))  # closest to the bulk first
+    rank = np.empty(stats.m, dtype=np.int64)
+    rank[order] = np.arange(stats.m)
+    extras = np.array(
+        [bool(np.any(rank[np.flatnonzero(row)] < rank[c])) for row, c in zip(close, candidates)]
+    )
+    # A group of three copies or more is removed whole: such a point mass is crafted (at most
+    # one of its rows, a mimicked original, is honest), while two copies may be an honest row
+    # and its copy.
+    return extras | (close.sum(axis=1) >= 2)
+
+
+def _select(stats, candidates, weights, n_remove, rng, high_dimensional):
+    """At most ``n_remove`` of ``candidates``.
+
+    When the candidates hold extra copies of (near-)duplicate rows, only those go this round:
+    copies inflate the tail and its excess, so the statistics are recomputed without them
+    before any other row is judged. Otherwise ``n_remove`` rows are drawn at random with
+    probability proportional to ``weights`` (without replacement).
+    """
+    extras = _duplicate_extras(stats, candidates, high_dimensional)
+    if extras.any():
+        return candidates[extras][:n_remove]
+    pool, w = candidates, weights
+    rest = n_remove
+    w = np.where(w > 0, w, np.finfo(np.float64).tiny)
+    # Efraimidis-Spirakis: the largest keys u**(1/w) are a weighted draw without replacement.
+    keys = np.log(rng.random(pool.size)) / w
+    return pool[np.argsort(-keys, kind="stable")[:rest]]
+
+
+def _filter_round(stats, n_features, n_outliers, tol, removable, removal, rng):
+    """One round: ``("converged" | "flat", None)`` or ``("remove", positions)``."""
+    m = stats.m
+    a = min(m - 1, n_features)
+    b = max(m - 1, n_features)
+    # The spectral certificate needs a clean bulk below the q+1 directions outliers may hold.
+    spectral = 2 * (n_outliers + 1) <= a
+    w, proj = stats.top(n_outliers + 1 if spectral else 1)
+    lam = float(w[0])
+    high_dimensional = n_features >= m
+    clean = lam <= 0.0 or (
+        spectral and lam <= (1.0 + tol) * w[n_outliers] * mp_edge_ratio(a, b, n_outliers)
+    )
+    best = (0, None, None)
+    # Rows far from the bulk (cube root: a chi-square is close to Gaussian there).
+    # Distances to the bulk are tested only where honest ones concentrate: many features
+    # (the cube root of a chi-square with k >= 8 is close to Gaussian) and cube roots varying
+    # by less than _CONCENTRATED, as for noise in high dimension. Heavy-tailed honest rows
+    # (per-sample gradients, whose norms spread over orders of magnitude) would fill the
+    # upper tail with their informative rows; there only the projections are tested.
+    tests = []
+    if n_features >= _MIN_DISTANCE_FEATURES:
+        root = np.cbrt(stats.median_sq_distances())
+        centre = float(np.median(root))
+        spread = _MAD_TO_STD * float(np.median(np.abs(root - centre)))
+        if centre > 0 and spread < _CONCENTRATED * centre:
+            norm_t = _robust_standardise(root)
+            # Both tails: rows abnormally close to the bulk are crafted too (copies of a
+            # point near the mean), and removing them costs little bias.
+            tests = [norm_t, -norm_t]
+    if not clean:
+        proj_t = _robust_standardise(proj)
+        tests += [proj_t, -proj_t]
+    for t in tests:
+        side = np.flatnonzero((t > 0) & removable)
+        excess, threshold = _tail_excess(t[side], m)
+        if excess > best[0]:
+            cand = side[t[side] >= threshold]
+            best = (excess, cand, t[cand])
+    if best[0] == 0:
+        return ("converged" if clean or not spectral else "flat"), lam, None
+    excess, cand, dist = best
+    weights = dist**2 if removal == "squared" else dist
+    return "remove", lam, _select(stats, cand, weights, excess, rng, high_dimensional)
 
 
 def spectral_filter(
     rep,
     kind,
+    n_features,
     *,
-    eps,
+    n_outliers,
     removal,
     max_removed,
     tol,
     max_iter,
     rng,
+    removable=None,
 ):
-    """The randomised filtering loop on a Gram matrix or a sketch of n rows.
+    """The filtering loop on a Gram matrix (``kind="gram"``) or on rows (``"rows"``).
 
-    Each round computes the survivors' covariance spectrum, then
+    Each round works on the survivors:
 
-    1. stops (``"converged"``) when the dominant eigenvalue no longer stands out of the clean
-       bulk: ``lambda_1 <= (1 + tol) * lambda_(q+1)``, q the removals still allowed. At most q
-       outliers remain, they span at most q directions, so by interlacing ``lambda_(q+1)`` is
-       a level the remaining inliers alone reach; the test is invariant to scale and
-       translation;
-    2. stops (``"flat"``) when more than ``1 - 2 eps`` of the survivors score above half the
-       maximum (no row stands out along the dominant direction);
-    3. otherwise removes each survivor independently with probability ``score / max score``
-       (score = squared or absolute projection on the dominant eigenvector), keeping the
-       highest-scoring ones when the draw exceeds the remaining budget.
+    1. *spectral test*: the dominant eigenvalue is clean when ``lambda_1 <= (1 + tol) *
+       r * lambda_(q+1)``, with q the outliers that may remain (at most ``n_outliers`` and
+       the removals still allowed) and ``r`` the Marchenko-Pastur ratio of a clean top
+       eigenvalue to the (q+1)-th one at the survivors' aspect ratio. At most q outliers span
+       at most q directions, so by interlacing ``lambda_(q+1)`` is a level the inliers reach
+       by themselves; ``r`` calibrates the test to the spread of a clean spectrum. The test
+       needs ``2 (q + 1) <= min(m - 1, d)`` eigenvalues (else it is skipped);
+    2. *tail tests*: the survivors' median distances to the others (cube-rooted, both tails,
+       where those distances concentrate as noise in high dimension does) and, when the
+       spectral test fails, their projections on the dominant eigenvector (each side), are
+       robustly standardised (median, MAD); a tail is *overpopulated* when it holds more rows
+       than Gaussian inliers would plus a slack. The largest excess found is removed from its
+       tail: extra copies of (near-)duplicate rows first, the rest drawn at random with
+       probability proportional to the squared (or absolute) standardised distance;
+    3. the loop stops ``"converged"`` when the spectrum is clean (or cannot be tested) and no
+       tail is overpopulated, ``"flat"`` when the spectrum is not clean but no group of rows
+       stands out, or on ``max_iter`` rounds / ``max_removed`` removals.
 
-    The loop also ends on ``max_iter`` rounds (``"max_iter"``) or when ``max_removed`` rows
-    are gone (``"max_removed"``).
+    Every test is invariant to scaling and translating the rows.
 
     Returns
     -------
     alive : ndarray of bool, shape (n,)
     eigenvalues : list of float
         Dominant eigenvalue of the survivors' covariance at each round (in units of the
-        representation, i.e. of the rescaled rows).
+        representation).
     n_iter : int
         Rounds that computed a spectrum.
     stop_reason : str
     """
     n = rep.shape[0]
     alive = np.ones(n, dtype=bool)
+    removable = np.ones(n, dtype=bool) if removable is None else removable
+    n_outliers_max = max(1, int(n_outliers))
     removed = 0
     eigenvalues = []
     stop_reason = "max_iter"
@@ -265,51 +583,64 @@ def spectral_filter(
     limit = max_iter if max_iter is not None else max_removed + 1
     while n_iter < limit:
         remaining = max_removed - removed
-        n_iter += 1
-        w, proj = _top_spectrum(rep, alive, kind, remaining + 1)
-        eigenvalues.append(float(w[0]))
         if remaining <= 0:
             stop_reason = "max_removed"
             break
-        if w[0] <= (1.0 + tol) * w[-1] or w[0] == 0.0:
+        idx = np.flatnonzero(alive)
+        if idx.size < 2:
             stop_reason = "converged"
             break
-        scores = proj**2 if removal == "squared" else np.abs(proj)
-        top = scores.max()
-        if np.mean(scores > 0.5 * top) > 1.0 - 2.0 * eps:
-            stop_reason = "flat"
+        n_iter += 1
+        stats = _Survivors(rep, kind, idx)
+        status, lam, positions = _filter_round(
+            stats,
+            n_features,
+            min(remaining, n_outliers_max),
+            tol,
+            removable[idx],
+            removal,
+            rng,
+        )
+        eigenvalues.append(lam)
+        if status != "remove":
+            stop_reason = status
             break
-        # The top-scoring row has probability one, so every round removes at least one row.
-        draw = rng.random(scores.size) < scores / top
-        if draw.sum() > remaining:
-            keep = np.argsort(-np.where(draw, scores, -np.inf), kind="stable")[:remaining]
-            draw[:] = False
-            draw[keep] = True
-        idx = np.flatnonzero(alive)
-        alive[idx[draw]] = False
-        removed += int(draw.sum())
+        positions = positions[:remaining]
+        alive[idx[positions]] = False
+        removed += positions.size
     return alive, eigenvalues, n_iter, stop_reason
 
 
-def survivors_mean(X, alive_rows, chunk_size):
-    """Mean of ``X[alive_rows]`` accumulated in float64, chunk by chunk (no row copy)."""
+def survivors_mean(X, alive_rows, chunk_size, unit_exp=0):
+    """Mean of ``X[alive_rows]`` accumulated in float64, chunk by chunk (no row copy).
+
+    Values are divided by ``2**unit_exp`` before they are summed (exact), so sums of values
+    near float64's maximum do not overflow.
+    """
     count = alive_rows.size
     every_row = count == X.shape[0]
+    down = _split_pow2(np.array([-unit_exp]))
+    up = _split_pow2(np.array([unit_exp]))
     if is_torch(X):
         import torch
 
         idx = torch.as_tensor(alive_rows, device=X.device)
         out = torch.empty(X.shape[1], dtype=torch.float64, device=X.device)
         for start in range(0, X.shape[1], chunk_size):
-            block = X[:, start : start + chunk_size]
+            block = X[:, start : start + chunk_size].detach()
             block = (block if every_row else block[idx]).double()
-            out[start : start + chunk_size] = block.sum(dim=0) / count
+            block = block * float(down[0][0]) * float(down[1][0])
+            total = block.sum(dim=0) / count
+            out[start : start + chunk_size] = total * float(up[0][0]) * float(up[1][0])
         return out
     out = np.empty(X.shape[1], dtype=np.float64)
     for start in range(0, X.shape[1], chunk_size):
         block = X[:, start : start + chunk_size]
         block = block if every_row else block[alive_rows]
-        out[start : start + chunk_size] = block.sum(axis=0, dtype=np.float64) / count
+        if unit_exp:
+            block = np.ldexp(block.astype(np.float64), -unit_exp)
+        total = block.sum(axis=0, dtype=np.float64) / count
+        out[start : start + chunk_size] = np.ldexp(total, unit_exp) if unit_exp else total
     return out
 
 
@@ -325,6 +656,7 @@ def rand_eigen_filter(
     max_iter,
     chunk_size,
     rng,
+    readmit=True,
 ):
     """RandEigen on ``X`` (numpy or torch). Returns a dict of results (numpy where small).
 
@@ -340,43 +672,59 @@ def rand_eigen_filter(
         raise ValueError(
             f"All {n} rows of X contain NaN or inf; at least one finite row is needed."
         )
+    # Rows with NaN or inf are byzantine by construction: they count toward both budgets.
+    excluded = n - m
+    n_outliers = max(0, count_from_fraction(eps, n) - excluded)
     if max_removed is None:
-        max_removed = int(math.floor(2.0 * eps * m))
+        max_removed = max(0, count_from_fraction(2.0 * eps, n) - excluded)
+    if n_outliers == 0:
+        max_removed = 0
     # Never fewer than half of the finite rows (and at least one) survive.
     max_removed = int(max(0, min(max_removed, m - max(1, math.ceil(m / 2)))))
     k = jl_components(d) if n_components is None else int(min(n_components, d))
     if projection == "auto":
         projection = "gram" if (m <= k or d <= k) else "jl"
+    unit_exp = 0
     if m == 1 or max_removed == 0:
         alive_rows, eigenvalues, n_iter, stop_reason = rows, [], 0, "max_removed"
+        positive = max_abs[rows][max_abs[rows] > 0]
+        unit_exp = int(_pow2_exponent(np.median(positive))) if positive.size else 0
     else:
         ref = _reference_row(X, rows)
         if projection == "gram" and d < m:
-            rep, scales = centred_rows(X, rows, ref, max_abs, chunk_size)
-            kind = "sketch"
+            rep, reader = centred_rows(X, rows, ref, max_abs, chunk_size)
+            kind, n_features = "rows", d
         elif projection == "gram":
-            rep, scales = centred_gram(X, rows, ref, max_abs, chunk_size)
-            kind = "gram"
+            rep, reader = centred_gram(X, rows, ref, max_abs, chunk_size)
+            kind, n_features = "gram", d
         else:
-            rep, scales = jl_sketch(X, rows, ref, max_abs, k, chunk_size, rng)
-            kind = "sketch"
-        if np.any(scales != 1.0):
-            rep = rep / scales[:, None] if kind == "sketch" else rep / np.outer(scales, scales)
-        alive, eigenvalues, n_iter, stop_reason = spectral_filter(
-            rep,
-            kind,
-            eps=eps,
-            removal=removal,
-            max_removed=max_removed,
-            tol=tol,
-            max_iter=max_iter,
-            rng=rng,
+            rep, reader = jl_sketch(X, rows, ref, max_abs, k, chunk_size, rng)
+            kind, n_features = "rows", k
+        unit_exp = reader.unit_exp
+        options = dict(
+            n_outliers=n_outliers, removal=removal, tol=tol, max_iter=max_iter, rng=rng
         )
+        alive, eigenvalues, n_iter, stop_reason = spectral_filter(
+            rep, kind, n_features, max_removed=max_removed, **options
+        )
+        if readmit and not alive.all():
+            # Re-admission: filter again from every row, only the removed ones removable.
+            readmitted, more, n_more, _ = spectral_filter(
+                rep,
+                kind,
+                n_features,
+                max_removed=int((~alive).sum()),
+                removable=~alive,
+                **options,
+            )
+            alive = readmitted
+            eigenvalues = list(eigenvalues) + list(more)
+            n_iter += n_more
         alive_rows = rows[alive]
     support = np.zeros(n, dtype=bool)
     support[alive_rows] = True
     return {
-        "location": survivors_mean(X, alive_rows, chunk_size),
+        "location": survivors_mean(X, alive_rows, chunk_size, unit_exp),
         "support": support,
         "eigenvalues": np.asarray(eigenvalues, dtype=np.float64),
         "n_iter": n_iter,

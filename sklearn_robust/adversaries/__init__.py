@@ -4,7 +4,10 @@ Poisoning adversaries (the RandEigen threat model) replace the byzantine rows of
 honest updates with ``fit_poison(X)``: :class:`ALIE`, :class:`ConstantShift`,
 :class:`GaussianNoise`, :class:`HiDRA`, :class:`IPM` and :class:`SignFlip`. The optimised
 attacks search for the largest shift a defense still accepts: :class:`MinMax` and
-:class:`MinSum` (any defense) and :class:`KrumAttack` (Krum).
+:class:`MinSum` (any defense) and :class:`KrumAttack` (Krum). The adaptive families against
+spectral filters place the byzantine rows where such a filter sees least:
+:class:`EigenShift` (along the honest top eigenvector), :class:`OrthogonalSpikes` (one spike
+per row, below the bulk), :class:`HullPoints` and :class:`Mimic` (copies of honest rows).
 :class:`Backdoor` also poisons the byzantine clients' local data (a trigger relabelled to a
 target class) before boosting their updates.
 
@@ -32,15 +35,19 @@ from sklearn_robust.adversaries._block_noise import BlockNoise
 from sklearn_robust.adversaries._block_replacement import BlockReplacementAttack
 from sklearn_robust.adversaries._combined_attack import CombinedAttack
 from sklearn_robust.adversaries._constant_shift import ConstantShift
+from sklearn_robust.adversaries._eigen_shift import EigenShift
 from sklearn_robust.adversaries._ensemble_attack import EnsembleAttack, default_attack_suite
 from sklearn_robust.adversaries._feature_flip import FeatureFlip
 from sklearn_robust.adversaries._gaussian_noise import GaussianNoise
 from sklearn_robust.adversaries._hidra import HiDRA
+from sklearn_robust.adversaries._hull_points import HullPoints
 from sklearn_robust.adversaries._ipm import IPM
 from sklearn_robust.adversaries._krum_attack import KrumAttack
+from sklearn_robust.adversaries._mimic import Mimic
 from sklearn_robust.adversaries._min_max import MinMax
 from sklearn_robust.adversaries._min_sum import MinSum
 from sklearn_robust.adversaries._missing_blocks import MissingBlocks
+from sklearn_robust.adversaries._orthogonal_spikes import OrthogonalSpikes
 from sklearn_robust.adversaries._pgd import PGDAttack
 from sklearn_robust.adversaries._sign_flip import SignFlip
 from sklearn_robust.adversaries._threshold_aware import ThresholdAwareAttack
@@ -53,15 +60,19 @@ __all__ = [
     "BlockReplacementAttack",
     "CombinedAttack",
     "ConstantShift",
+    "EigenShift",
     "EnsembleAttack",
     "FeatureFlip",
     "GaussianNoise",
     "HiDRA",
+    "HullPoints",
     "IPM",
     "KrumAttack",
+    "Mimic",
     "MinMax",
     "MinSum",
     "MissingBlocks",
+    "OrthogonalSpikes",
     "PGDAttack",
     "SignFlip",
     "ThresholdAwareAttack",

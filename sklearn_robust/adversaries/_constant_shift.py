@@ -6,7 +6,11 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
-from sklearn_robust._numerics._poisoning import _constant_shift_rows
+from sklearn_robust._numerics._poisoning import (
+    _constant_shift_rows,
+    _honest_like_noise,
+    _magnitude,
+)
 
 
 @_fill_poisoning_doc
@@ -39,8 +43,14 @@ class ConstantShift(BasePoisoningAdversary):
         Direction of the shift; it is normalised to unit length, so only its direction
         matters. None is the all-ones direction ``(1, ..., 1) / sqrt(d)``.
 
+    noise : {"none", "honest", "span"}, default="none"
+        ``"none"``: identical byzantine rows. ``"honest"``: each row also carries Gaussian
+        noise with the honest per-coordinate standard deviations, so its distance to the
+        mean is an honest one (the adaptive variant against distance and duplicate tests).
+        ``"span"``: the noise is a random combination of the honest deviations with the
+        honest sample covariance.
     random_state : int, RandomState instance or None, default=None
-        Unused (the attack is deterministic); present for API consistency.
+        Seed of the noise (unused with ``noise="none"``, which is deterministic).
 
     Attributes
     ----------
@@ -86,15 +96,24 @@ class ConstantShift(BasePoisoningAdversary):
         "knowledge": [StrOptions({"full", "partial"})],
         "shift": [Interval(numbers.Real, None, None, closed="neither")],
         "direction": ["array-like", None],
+        "noise": [StrOptions({"none", "honest", "span"})],
     }
 
     def __init__(
-        self, *, n_byzantine=0.2, knowledge="full", shift=1.0, direction=None, random_state=None
+        self,
+        *,
+        n_byzantine=0.2,
+        knowledge="full",
+        shift=1.0,
+        direction=None,
+        noise="none",
+        random_state=None,
     ):
         self.n_byzantine = n_byzantine
         self.knowledge = knowledge
         self.shift = shift
         self.direction = direction
+        self.noise = noise
         self.random_state = random_state
 
     def _craft(self, X, byzantine, random_state):
@@ -112,4 +131,10 @@ class ConstantShift(BasePoisoningAdversary):
                     f"{int(np.sum(~np.isfinite(direction)))} non-finite entries and max "
                     f"|entry| {np.max(np.abs(direction))!r}."
                 )
-        return _constant_shift_rows(self._known_rows(X, byzantine), float(self.shift), direction)
+        known = self._known_rows(X, byzantine)
+        rows = _constant_shift_rows(known, float(self.shift), direction)
+        if self.noise == "none":
+            return rows
+        a = _magnitude(known)
+        noise = _honest_like_noise(known / a, int(byzantine.sum()), self.noise, random_state)
+        return rows + a * noise

@@ -1,8 +1,17 @@
 """Helpers shared by the dataset loaders: DataFrame conversion and file checks."""
 
+import contextlib
+import lzma
 import os
+import zipfile
+import zlib
 
 import numpy as np
+
+# What a wrong, truncated or mis-named file raises inside pandas' and numpy's readers
+# (ParserError, EmptyDataError and UnicodeDecodeError are ValueErrors; a '.gz' name on a
+# plain file raises gzip.BadGzipFile, an OSError).
+_READ_ERRORS = (ValueError, EOFError, OSError, zlib.error, zipfile.BadZipFile, lzma.LZMAError)
 
 
 def _check_pandas(caller_name):
@@ -42,3 +51,34 @@ def _check_file(path, what, hint):
 def _as_float_matrix(values):
     """A C-contiguous float64 copy-free view where possible."""
     return np.ascontiguousarray(values, dtype=np.float64)
+
+
+@contextlib.contextmanager
+def _reading(path, what, hint):
+    """Turn a reader's error on a wrong file into a ValueError naming the file and a fix.
+
+    pandas' "Error tokenizing data. C error: ..." or gzip's "Not a gzipped file" say
+    neither which file nor what it should have been. Errors about the file system itself
+    (missing, a directory, no permission) are left as they are: they name the file.
+    """
+    try:
+        yield
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _READ_ERRORS as exc:
+        name = os.fspath(path)
+        if name.endswith(".zip"):
+            why = "it is a zip archive: extract it and pass one file from it"
+        elif isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "gzip" in str(exc):
+            why = (
+                "it is not a complete compressed file (compression is inferred from the name): "
+                "download it again, or remove the '.gz' from the name of a plain-text file"
+            )
+        elif isinstance(exc, UnicodeDecodeError):
+            why = "it is not a text file"
+        else:
+            why = "its content is not in the expected format"
+        raise ValueError(
+            f"Could not read {name!r} as {what}: {why} ({type(exc).__name__}: "
+            f"{str(exc).strip()}). {hint}"
+        ) from exc

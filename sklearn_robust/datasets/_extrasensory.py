@@ -11,6 +11,7 @@ from sklearn_robust.datasets._base import (
     _check_file,
     _check_pandas,
     _frame_bunch_parts,
+    _reading,
 )
 
 # (agent name, column prefixes, number of columns in the official files), in the order of
@@ -68,6 +69,23 @@ def _sensor_columns(columns, path):
             "features_labels file: " + "; ".join(problems) + f". {_FILE_HINT}"
         )
     return groups
+
+
+def _numeric(pd, df, columns, path):
+    """``df[columns]`` as float64; a ValueError naming the file and the columns if not numbers."""
+    try:
+        return df[columns].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = [
+            column for column in columns
+            if pd.to_numeric(df[column], errors="coerce").isna().sum() > df[column].isna().sum()
+        ]
+        raise ValueError(
+            f"{os.fspath(path)!r}: columns {bad[:5]} hold values that are not numbers (e.g. "
+            f"{df[bad[0]][pd.to_numeric(df[bad[0]], errors='coerce').isna()].iloc[0]!r} in "
+            f"{bad[0]!r}); an ExtraSensory file holds numbers, empty fields or 'nan' there. "
+            f"{_FILE_HINT}"
+        ) from None
 
 
 @validate_params(
@@ -184,9 +202,12 @@ def load_extrasensory(
     FileNotFoundError
         If ``path`` is not a file.
     ValueError
-        If a sensor group is absent or has an unexpected number of columns (naming the
-        prefixes), if ``timestamp`` is absent, or if ``label`` is not a column (listing the
-        label columns available).
+        If the file cannot be read as a CSV file (not text, ragged rows, a '.gz' name on a
+        file that is not gzip-compressed, the zip archive itself: the message names the
+        file and what to pass), if a sensor group is absent or has an unexpected number of
+        columns (naming the prefixes), if ``timestamp`` is absent, if ``label`` is not a
+        column (listing the label columns available), or if a feature or the label holds
+        values that are not numbers.
 
     See Also
     --------
@@ -228,7 +249,8 @@ def load_extrasensory(
     """
     pd = _check_pandas("load_extrasensory")
     _check_file(path, "ExtraSensory user file", _FILE_HINT)
-    df = pd.read_csv(path)
+    with _reading(path, "an ExtraSensory features_labels file", _FILE_HINT):
+        df = pd.read_csv(path)
     columns = [str(c) for c in df.columns]
     if "timestamp" not in columns:
         raise ValueError(
@@ -252,14 +274,14 @@ def load_extrasensory(
     else:
         widths = [len(group) for group in groups]
 
-    target = df[label_column].to_numpy(dtype=np.float64)
+    target = _numeric(pd, df, [label_column], path)[:, 0]
     unexpected = np.setdiff1d(target[~np.isnan(target)], [0.0, 1.0])
     if unexpected.size:
         raise ValueError(
             f"{label_column!r} must hold 1, 0 or NaN; found values {unexpected[:5].tolist()}."
         )
     keep = ~np.isnan(target) if dropna_label else np.ones(target.shape, dtype=bool)
-    data = _as_float_matrix(df.loc[keep, feature_names].to_numpy(dtype=np.float64))
+    data = _as_float_matrix(_numeric(pd, df.loc[keep], feature_names, path))
     target = target[keep].astype(np.int64) if dropna_label else target[keep]
     timestamp = df["timestamp"].to_numpy()[keep]
     short = label_column[len("label:") :]

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from sklearn_robust.datasets._base import _check_pandas, _frame_bunch_parts
+from sklearn_robust.datasets._base import _check_pandas, _frame_bunch_parts, _reading
 
 # Low-level image features in the column order of the CoPur authors' scripts (which the
 # 360 | 274 split of the paper refers to), with their widths.
@@ -70,11 +70,31 @@ def _locate_files(path, subset_title, classes):
     return image_files, tag_file, label_files
 
 
+_LABEL_HINT = (
+    "A label file of NUS-WIDE (Groundtruth/TrainTestLabels/Labels_<concept>_<Split>.txt) "
+    "holds one 0 or 1 per line."
+)
+_FEATURE_HINT = (
+    "Feature and tag files of NUS-WIDE hold whitespace-separated numbers, one image per "
+    "line; check that the directory holds the official, unzipped downloads laid out as\n"
+    + _LAYOUT_DOC
+)
+
+
 def _read_labels(files):
     """``(n_images, n_classes)`` 0/1 matrix from one label file per class."""
-    columns = [np.loadtxt(f, dtype=np.float64, ndmin=1) for f in files]
+    columns = []
+    for file in files:
+        with _reading(file, "a NUS-WIDE label file", _LABEL_HINT):
+            columns.append(np.loadtxt(file, dtype=np.float64, ndmin=1))
+    wide = [os.path.basename(f) for f, c in zip(files, columns) if c.ndim != 1]
+    if wide:
+        raise ValueError(
+            f"NUS-WIDE label files must hold one 0/1 value per line; {wide} have several "
+            f"values per line. {_LABEL_HINT}"
+        )
     lengths = {os.path.basename(f): c.shape[0] for f, c in zip(files, columns)}
-    if len(set(lengths.values())) > 1 or any(c.ndim != 1 for c in columns):
+    if len(set(lengths.values())) > 1:
         raise ValueError(
             "NUS-WIDE label files must hold one 0/1 value per line and the same number of "
             f"lines; got line counts {lengths}."
@@ -87,11 +107,18 @@ def _read_rows(pd, file, rows, width):
     n_needed = int(rows[-1]) + 1
     out = np.empty((rows.size, width), dtype=np.float64)
     start = filled = 0
-    reader = pd.read_csv(
-        file, sep=r"\s+", header=None, nrows=n_needed, chunksize=_CHUNK_ROWS, dtype=np.float64
-    )
+    what = f"a NUS-WIDE feature file of {width} columns"
+    with _reading(file, what, _FEATURE_HINT):
+        reader = pd.read_csv(
+            file, sep=r"\s+", header=None, nrows=n_needed, chunksize=_CHUNK_ROWS,
+            dtype=np.float64,
+        )
     with reader:
-        for chunk in reader:
+        while True:
+            with _reading(file, what, _FEATURE_HINT):  # parsing happens chunk by chunk
+                chunk = next(reader, None)
+            if chunk is None:
+                break
             values = chunk.to_numpy(dtype=np.float64)
             if values.shape[1] > width and np.isnan(values[:, width:]).all():
                 values = values[:, :width]  # empty trailing fields
@@ -215,8 +242,10 @@ def load_nus_wide(
         If ``path`` or any file needed is absent (all missing files are named, with the
         layout the directory should have).
     ValueError
-        If ``classes`` is empty or repeats a name, a file has the wrong number of columns,
-        files disagree on the number of images, or no image has exactly one of the classes.
+        If ``classes`` is empty or repeats a name, a file cannot be parsed (not text, a
+        value that is not a number, ragged lines: the message names the file and the
+        expected format), a file has the wrong number of columns, files disagree on the
+        number of images, or no image has exactly one of the classes.
 
     See Also
     --------

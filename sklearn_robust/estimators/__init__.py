@@ -11,6 +11,7 @@ from sklearn_robust.estimators._fusion_classifier import MLPFusionClassifier
 from sklearn_robust.estimators._geometric_median import GeometricMedian
 from sklearn_robust.estimators._krum import Krum, MultiKrum
 from sklearn_robust.estimators._manifold_projection import ManifoldProjection
+from sklearn_robust.estimators._model_aggregation import aggregate_updates
 from sklearn_robust.estimators._no_regret import NoRegretMean
 from sklearn_robust.estimators._rand_eigen import RandEigenMean, rand_eigen_mean
 from sklearn_robust.estimators._randomized_ablation import RandomizedAblationClassifier
@@ -39,6 +40,7 @@ __all__ = [
     "RobustGradientClassifier",
     "SampleMean",
     "TrimmedMean",
+    "aggregate_updates",
     "partition_clients",
     "rand_eigen_mean",
 ]

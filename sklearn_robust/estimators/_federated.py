@@ -14,17 +14,24 @@ from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
 from sklearn_robust._adversary_base import _resolve_n_byzantine
+from sklearn_robust._device import check_device
 from sklearn_robust.estimators._fusion_classifier import _encode_labels
 from sklearn_robust.estimators._rand_eigen import RandEigenMean
 from sklearn_robust.estimators._torch_classifier import (
     _MAX_SEED,
+    _check_finite_aggregate,
     _instantiate,
     _load_vector,
     _ModuleClassifierMixin,
     _seeded_clone,
 )
 from sklearn_robust.nets import MLPModule
-from sklearn_robust.nets._seeding import make_torch_generator, reset_linear_parameters
+from sklearn_robust.nets._seeding import (
+    local_torch_rng,
+    make_torch_generator,
+    reset_linear_parameters,
+)
+from sklearn_robust.nets._utils import single_torch_thread
 
 
 def partition_clients(y, n_clients, *, partition="iid", dirichlet_alpha=0.5, random_state=None):
@@ -511,22 +518,15 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
             X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
             validation = (X_val, np.asarray(y_val))
 
-        devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
-        n_threads = torch.get_num_threads()
-        try:
-            # The per-step tensors are small: on the CPU, intra-op threads only add
-            # synchronisation (and collapse when the cores are shared), so train on one.
-            torch.set_num_threads(1)
-            with torch.random.fork_rng(devices=devices):
-                # Dropout and other layers draw from torch's global RNG: seed a forked copy,
-                # so runs are reproducible and the caller's RNG state is restored afterwards.
-                torch.manual_seed(int(rng.randint(_MAX_SEED)))
-                # A module class draws default weights from the global RNG before they are
-                # re-drawn from ``generator``: build it inside the fork too.
-                module = self._build_module(X.shape[1], self.classes_.size, generator)
-                self._train(module, client_data, byzantine, adversary, validation, rng, generator)
-        finally:
-            torch.set_num_threads(n_threads)
+        check_device(self.device, type(self).__name__)
+        # The per-step tensors are small: on the CPU, intra-op threads only add
+        # synchronisation (and collapse when the cores are shared), so train on one.
+        with single_torch_thread(), local_torch_rng(make_torch_generator(rng)):
+            # Dropout, other random layers and the default initialisation a module class
+            # draws while it is built (re-drawn from ``generator`` after) all take a local
+            # generator (thread-local mode): torch's global RNG is never read or written.
+            module = self._build_module(X.shape[1], self.classes_.size, generator)
+            self._train(module, client_data, byzantine, adversary, validation, rng, generator)
         self.module_ = module.eval()
         self.client_indices_ = parts
         self.byzantine_clients_ = np.flatnonzero(byzantine)
@@ -562,6 +562,9 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
             start = time.perf_counter()
             location, kept, aggregator = self._aggregate(updates, layer_slices, rng)
             elapsed = time.perf_counter() - start
+            _check_finite_aggregate(
+                location, type(self).__name__, f"round {round_index}", aggregator
+            )
             with torch.no_grad():
                 step = torch.as_tensor(location, dtype=global_vector.dtype)
                 global_vector += self.server_lr * step.to(global_vector.device)

@@ -127,7 +127,8 @@ class FilteringMean(BaseRobustMean):
 
     def _fit(self, X, random_state):
         location, weights, sigmas = filtering_mean(
-            X, self.eps, self.sigma, self.expansion, self.chunk_size
+            X, self.eps, self.sigma, self.expansion, self.chunk_size,
+            n_outliers=self._byzantine_count(self.eps, X.shape[0]),
         )
         support = (weights > 0).all(axis=0)
         return {

@@ -30,10 +30,10 @@ class GeometricMedian(BaseRobustMean):
         that far outliers do not inflate).
 
     smoothing : float, default=1e-8
-        Distances are floored at ``smoothing * scale``, with ``scale`` the root-mean-square
-        distance of the rows to their coordinate-wise median. Relative to the data, so the
-        estimator is scale-equivariant; it keeps the weights finite when the estimate
-        lands on a row.
+        Distances are floored at ``smoothing * scale``, with ``scale`` the median distance of
+        the rows to their coordinate-wise median (robust: no far row can raise the floor).
+        Relative to the data, so the estimator is scale-equivariant; it keeps the weights
+        finite when the estimate lands on a row.
 
     Attributes
     ----------
@@ -69,8 +69,12 @@ class GeometricMedian(BaseRobustMean):
     scalings and rotations of ``X``. Each iteration works on the n x n Gram matrix of the
     rows centred at their coordinate-wise median, computed once in O(n^2 d): iterations
     then cost O(n^2) whatever the dimension, and a large common offset of the rows does
-    not spoil the distances. A :class:`~sklearn.exceptions.ConvergenceWarning` is raised
-    when ``max_iter`` iterations do not reach ``tol``.
+    not spoil the distances. Rows farther than 1e6 median distances are moved in along
+    their ray to that distance first (the geometric median only sees their direction; the
+    error is an angle of 1e-6), so that one row at 1e300 shifts the estimate no more than
+    one at 1e20: its bias from a single row is bounded. A
+    :class:`~sklearn.exceptions.ConvergenceWarning` is raised when ``max_iter`` iterations
+    do not reach ``tol``.
 
     References
     ----------

@@ -91,7 +91,9 @@ class Krum(BaseRobustMean):
 
     def _fit(self, X, random_state):
         n_samples = X.shape[0]
-        n_byzantine = _resolve_n_byzantine(self.n_byzantine, n_samples)
+        n_byzantine = self._byzantine_count(self.n_byzantine, n_samples)
+        if n_byzantine >= n_samples:
+            _resolve_n_byzantine(n_byzantine, n_samples)  # raises the usual error
         n_selected = self._n_selected(n_samples, n_byzantine)
         selected, scores = krum(X, n_byzantine, n_selected)
         support = np.zeros(n_samples, dtype=bool)

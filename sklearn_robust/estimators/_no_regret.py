@@ -13,7 +13,9 @@ class NoRegretMean(BaseRobustMean):
 
     The coordinates are cut into consecutive chunks of ``chunk_size``. In each chunk:
 
-    1. *Krum pre-pruning*: the ``f = ceil(eps * n)`` rows with the largest Krum scores
+    1. *Krum pre-pruning*: the ``f = floor(eps * n)`` rows (the library's rule for counts,
+       minus the rows holding NaN or inf, which are outliers already) with the largest Krum
+       scores
        (sum of squared distances to the ``n - f - 2`` nearest rows) are dropped.
     2. *No-regret weights*: weights start uniform over the ``m`` kept rows; for at most
        ``floor(2 * eps * m)`` rounds, while the top eigenvalue ``lambda`` of the weighted
@@ -118,7 +120,8 @@ class NoRegretMean(BaseRobustMean):
 
     def _fit(self, X, random_state):
         location, weights, kept, sigmas = no_regret_mean(
-            X, self.eps, self.sigma, self.expansion, self.chunk_size
+            X, self.eps, self.sigma, self.expansion, self.chunk_size,
+            n_pruned=self._byzantine_count(self.eps, X.shape[0]),
         )
         return {
             "location_": location,

@@ -14,18 +14,23 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
+from sklearn_robust._device import check_device
 from sklearn_robust.estimators._fusion_classifier import _encode_labels
 from sklearn_robust.estimators._rand_eigen import RandEigenMean
 from sklearn_robust.estimators._torch_classifier import (
-    _MAX_SEED,
+    _check_finite_aggregate,
     _instantiate,
     _load_vector,
     _ModuleClassifierMixin,
     _seeded_clone,
 )
 from sklearn_robust.nets import MLPModule
-from sklearn_robust.nets._seeding import make_torch_generator, reset_linear_parameters
-from sklearn_robust.nets._utils import module_device_dtype
+from sklearn_robust.nets._seeding import (
+    local_torch_rng,
+    make_torch_generator,
+    reset_linear_parameters,
+)
+from sklearn_robust.nets._utils import module_device_dtype, single_torch_thread
 
 
 def _epoch_batches(n_samples, batch_size, generator):
@@ -270,38 +275,32 @@ class RobustGradientClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEsti
         rng = check_random_state(self.random_state)
         generator = make_torch_generator(rng)
         owner = type(self).__name__
-        with torch.random.fork_rng(devices=[]):
-            # A module class draws torch's default initialisation from the global RNG while
-            # it is built; those weights are replaced below, and the caller's RNG is restored.
+        # A module class draws its default initialisation while it is built: from a local
+        # generator (those weights are then replaced), never from torch's global RNG.
+        with local_torch_rng(make_torch_generator(rng)):
             module, fresh = _instantiate(
                 self.module, self._module_kwargs(), X.shape[1], self.classes_.size, owner
             )
         _check_per_sample_module(module, owner)
         if fresh:
             reset_linear_parameters(module, generator)
-        module = module.to(self.device)
+        module = module.to(check_device(self.device, owner))
         device, dtype = module_device_dtype(module)
         # Copies: the tensors never share memory with the caller's (possibly read-only) X.
         X_t = torch.from_numpy(np.array(X, dtype=np.float32)).to(device=device, dtype=dtype)
         y_t = torch.from_numpy(y_encoded).to(device)
 
-        devices = [device] if device.type == "cuda" else []
-        n_threads = torch.get_num_threads()
-        try:
-            # The per-step tensors and the aggregator's eigenproblems are small: on the CPU,
-            # intra-op and BLAS threads only add synchronisation (and collapse when the cores
-            # are shared: RandEigenMean ran 7x slower on 2 busy cores), so train on one.
-            torch.set_num_threads(1)
-            with (
-                threadpool_limits(limits=1, user_api="blas"),
-                torch.random.fork_rng(devices=devices),
-            ):
-                # Dropout draws from torch's global RNG: seed a forked copy, so runs are
-                # reproducible and the caller's RNG state is restored afterwards.
-                torch.manual_seed(int(rng.randint(_MAX_SEED)))
-                self._train(module, X_t, y_t, rng, generator)
-        finally:
-            torch.set_num_threads(n_threads)
+        # The per-step tensors and the aggregator's eigenproblems are small: on the CPU,
+        # intra-op and BLAS threads only add synchronisation (and collapse when the cores are
+        # shared: RandEigenMean ran 7x slower on 2 busy cores), so train on one.
+        with (
+            single_torch_thread(),
+            threadpool_limits(limits=1, user_api="blas"),
+            # Dropout and any random layer draw from a local generator (thread-local mode):
+            # runs are reproducible and torch's global RNG is never touched.
+            local_torch_rng(make_torch_generator(rng)),
+        ):
+            self._train(module, X_t, y_t, rng, generator)
         self.module_ = module.eval()
         return self
 
@@ -335,6 +334,10 @@ class RobustGradientClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEsti
                 start = time.perf_counter()
                 aggregator = _seeded_clone(prototype, rng).fit(G)
                 aggregation_time += time.perf_counter() - start
+                _check_finite_aggregate(
+                    aggregator.location_, type(self).__name__,
+                    f"epoch {epoch}, batch starting at sample {int(batch[0])}", aggregator,
+                )
                 support = getattr(aggregator, "support_", None)
                 if support is None:
                     reports_support = False

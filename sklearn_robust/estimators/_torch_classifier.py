@@ -192,3 +192,17 @@ class _ModuleClassifierMixin:
         check_is_fitted(self)
         module = self.module_.eval()
         return module(torch_input(X, module, self.n_features_in_, type(self).__name__))
+
+
+def _check_finite_aggregate(location, owner, step, aggregator):
+    """Refuse a non-finite aggregate: training must stop, naming where and which rule."""
+    location = np.asarray(location)
+    bad = ~np.isfinite(location)
+    if bad.any():
+        raise ValueError(
+            f"{owner}: at {step} the aggregator {aggregator!r} returned a non-finite update "
+            f"(NaN or inf in {int(bad.sum())} of {location.size} coordinates); training "
+            "stopped instead of continuing with a broken model. A byzantine row with huge "
+            "or non-finite values reached the aggregate: use a robust aggregator (e.g. "
+            "RandEigenMean) or check the updates."
+        )

@@ -12,9 +12,10 @@ from sklearn_robust._robust_mean_base import BaseRobustMean
 class TrimmedMean(BaseRobustMean):
     """Coordinate-wise trimmed mean of the rows.
 
-    In each coordinate the ``k = floor(trim * n)`` smallest and the ``k`` largest values are
-    removed and the remaining ``n - 2k`` values are averaged (in float64), ``n`` being the
-    number of rows without NaN or inf. This is the rule of :func:`scipy.stats.trim_mean`.
+    In each coordinate the ``k`` smallest and the ``k`` largest values are removed and the
+    remaining ``n - 2k`` values are averaged (in float64), over the rows without NaN or inf.
+    ``k = floor(trim * n)`` over all ``n`` rows, minus the rows holding NaN or inf (they are
+    outliers already, see the Notes).
 
     Parameters
     ----------
@@ -48,10 +49,15 @@ class TrimmedMean(BaseRobustMean):
 
     Notes
     -----
-    ``k`` is ``int(trim * n)`` computed in floating point (rounded down), exactly as in
-    :func:`scipy.stats.trim_mean`, so the two agree value for value. The estimate is robust
-    to fewer than ``k`` adversarial rows per coordinate; set ``trim`` at least to the
-    expected fraction of byzantine rows.
+    ``floor(trim * n)`` follows the library's one rule for counts from fractions (the product
+    is rounded to 9 decimals before the floor, so ``trim=0.29`` trims 29 of 100 rows, as
+    ``ALIE(n_byzantine=0.29)`` poisons 29, where :func:`scipy.stats.trim_mean`'s plain
+    floor trims 28). Rows with NaN or inf count toward it: with ``t`` of them only
+    ``k - t`` finite values are trimmed at each end, so an attack of infinite rows does not
+    also cost ``k`` honest values per end. On finite input and products that are not within
+    1e-9 of an integer it agrees with :func:`scipy.stats.trim_mean` value for value. The
+    estimate is robust to fewer than ``k`` adversarial rows per coordinate; set ``trim`` at
+    least to the expected fraction of byzantine rows.
 
     References
     ----------
@@ -75,7 +81,7 @@ class TrimmedMean(BaseRobustMean):
         self.trim = trim
 
     def _fit(self, X, random_state):
-        n_trimmed = int(self.trim * X.shape[0])
+        n_trimmed = self._byzantine_count(self.trim, X.shape[0])
         return {
             "location_": trimmed_mean(X, n_trimmed),
             "support_": np.ones(X.shape[0], dtype=bool),

@@ -30,6 +30,7 @@ from sklearn_robust.estimators import (
     RandomizedAblationClassifier,
     RandomizedSmoothingClassifier,
 )
+from sklearn_robust.experiments._summary import format_mean_std, mean_std
 
 COPUR_EXPERIMENTS = ("table1", "table2", "figure2a", "figure2b", "figure3", "adaptive")
 
@@ -623,29 +624,27 @@ def summarize_copur(frame):
     summary : pandas.DataFrame
         One row per (experiment, defense, attack, agents, amplification), in order of
         appearance, with ``accuracy_mean``, ``accuracy_std``, ``attack_success_rate_mean``,
-        ``attack_success_rate_std`` and ``n_seeds`` (std is 0 with one seed).
+        ``attack_success_rate_std`` and ``n_seeds``. The std is the sample standard
+        deviation (``ddof=1``, :func:`mean_std`), NaN with one seed.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from sklearn_robust.experiments import summarize_copur
     >>> frame = pd.DataFrame({"experiment": "table1", "defense": "CoPur", "attack": "none",
-    ...     "agents": "", "amplification": float("nan"), "seed": [0, 1],
-    ...     "accuracy": [90.0, 94.0], "attack_success_rate": float("nan")})
+    ...     "agents": "", "amplification": float("nan"), "seed": [0, 1, 2],
+    ...     "accuracy": [90.0, 92.0, 94.0], "attack_success_rate": float("nan")})
     >>> row = summarize_copur(frame).iloc[0]
     >>> float(row["accuracy_mean"]), float(row["accuracy_std"]), int(row["n_seeds"])
-    (92.0, 2.0, 2)
+    (92.0, 2.0, 3)
     """
     keys = ["experiment", "defense", "attack", "agents", "amplification"]
     grouped = frame.groupby(keys, sort=False, dropna=False)
     summary = grouped.agg(
         accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", lambda s: float(np.std(s))),
+        accuracy_std=("accuracy", lambda s: mean_std(s)[1]),
         attack_success_rate_mean=("attack_success_rate", "mean"),
-        attack_success_rate_std=(
-            "attack_success_rate",
-            lambda s: float(np.std(s)) if s.notna().any() else np.nan,
-        ),
+        attack_success_rate_std=("attack_success_rate", lambda s: mean_std(s)[1]),
         n_seeds=("seed", "nunique"),
     )
     return summary.reset_index()
@@ -654,7 +653,8 @@ def summarize_copur(frame):
 def format_copur_table(frame):
     """Plain-text tables, one per experiment: a line per defense, a column per attack.
 
-    Cells are the accuracy in percent, ``mean ± std`` over seeds; targeted-PGD columns are
+    Cells are the accuracy in percent, ``mean ± std`` over seeds (sample std, ``ddof=1``;
+    the mean alone with one seed, see :func:`format_mean_std`); targeted-PGD columns are
     followed by the attack success rate (``ASR``, lower is better).
 
     Parameters
@@ -675,11 +675,11 @@ def format_copur_table(frame):
     ...     "attack": "none", "agents": "", "amplification": float("nan"), "seed": 0,
     ...     "accuracy": [90.0, 94.0], "attack_success_rate": float("nan")})
     >>> print(format_copur_table(frame))
-    table1 (accuracy %, mean ± std over 1 seed)
-    defense          none
-    ---------  ----------
-    CoPur      90.0 ± 0.0
-    unsecured  94.0 ± 0.0
+    table1 (accuracy %, 1 seed)
+    defense    none
+    ---------  ----
+    CoPur      90.0
+    unsecured  94.0
     """
     summary = summarize_copur(frame)
     blocks = []
@@ -698,7 +698,7 @@ def format_copur_table(frame):
             for attack in attacks:
                 cell = cells.get((defense, attack))
                 line.append(
-                    "-" if cell is None else f"{cell.accuracy_mean:.1f} ± {cell.accuracy_std:.1f}"
+                    "-" if cell is None else format_mean_std(cell.accuracy_mean, cell.accuracy_std)
                 )
                 if part.loc[part["attack"] == attack, "attack_success_rate_mean"].notna().any():
                     line.append(
@@ -714,9 +714,8 @@ def format_copur_table(frame):
             return "  ".join(cells).rstrip()
 
         n_seeds = int(part["n_seeds"].max())
-        title = (
-            f"{experiment} (accuracy %, mean ± std over {n_seeds} seed{'s' * (n_seeds > 1)})"
-        )
+        spread = f"mean ± sample std (ddof=1) over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
+        title = f"{experiment} (accuracy %, {spread})"
         lines = [title, fmt(head), fmt(["-" * w for w in widths])]
         blocks.append("\n".join(lines + [fmt(b) for b in body]))
     return "\n\n".join(blocks)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from sklearn_robust.experiments._summary import mean_std
+
 _X_LABELS = {
     "amplification": "flip amplification",
     "n_attacked_agents": "number of attacked agents",
@@ -164,7 +166,7 @@ class RobustnessCurveDisplay:
         curves = {}
         for name, rows in part.groupby("defense", sort=False):
             stats = rows.groupby(x, sort=x != "attack")["accuracy"].agg(
-                ["mean", lambda s: float(np.std(s))]
+                ["mean", lambda s: mean_std(s)[1]]  # sample std, ddof=1
             )
             values = list(stats.index)
             curves[name] = (values, stats.iloc[:, 0].to_numpy(), stats.iloc[:, 1].to_numpy())

@@ -7,7 +7,22 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from sklearn_robust.adversaries import ALIE, IPM, ConstantShift, GaussianNoise, HiDRA, SignFlip
+from sklearn_robust.adversaries import (
+    ALIE,
+    IPM,
+    Backdoor,
+    ConstantShift,
+    EigenShift,
+    GaussianNoise,
+    HiDRA,
+    HullPoints,
+    KrumAttack,
+    Mimic,
+    MinMax,
+    MinSum,
+    OrthogonalSpikes,
+    SignFlip,
+)
 from sklearn_robust.estimators import (
     CenteredClipping,
     CoordinateMedian,
@@ -73,6 +88,17 @@ def default_estimators(eps=0.2):
 def default_adversaries(eps=0.2):
     """No attack plus every poisoning adversary, each controlling a fraction ``eps``.
 
+    Every poisoning adversary of :mod:`sklearn_robust.adversaries` with its defaults
+    (omniscient, ``knowledge="full"``, where it has the choice): the paper's attacks
+    (``HiDRA``, ``ALIE``, ``IPM``), the simple ones (``SignFlip``, ``GaussianNoise``,
+    ``ConstantShift``), the optimised ones (``MinMax`` and ``MinSum``, which search for the
+    largest shift a defense still accepts, and ``KrumAttack``, aimed at Krum) and
+    ``Backdoor``, whose ``fit_poison`` alone boosts the byzantine rows by the number of
+    clients over the number of attackers (model replacement; its data poisoning needs a
+    training loop, see :class:`~sklearn_robust.estimators.FederatedClassifier`), then the
+    attacks built against spectral filters (``EigenShift``, ``OrthogonalSpikes``,
+    ``HullPoints``, ``Mimic``: they know RandEigenMean's test and stay under it).
+
     Parameters
     ----------
     eps : float, default=0.2
@@ -93,8 +119,10 @@ def default_adversaries(eps=0.2):
     --------
     >>> from sklearn_robust.experiments import default_adversaries
     >>> adversaries = default_adversaries(eps=0.1)
-    >>> list(adversaries)
-    ['none', 'HiDRA', 'ALIE', 'IPM', 'SignFlip', 'GaussianNoise', 'ConstantShift']
+    >>> list(adversaries)  # doctest: +NORMALIZE_WHITESPACE
+    ['none', 'HiDRA', 'ALIE', 'IPM', 'SignFlip', 'GaussianNoise', 'ConstantShift', 'MinMax',
+     'MinSum', 'KrumAttack', 'Backdoor', 'EigenShift', 'OrthogonalSpikes', 'HullPoints',
+     'Mimic']
     >>> adversaries["ALIE"]
     ALIE(n_byzantine=0.1)
     """
@@ -106,6 +134,14 @@ def default_adversaries(eps=0.2):
         "SignFlip": SignFlip(n_byzantine=eps),
         "GaussianNoise": GaussianNoise(n_byzantine=eps),
         "ConstantShift": ConstantShift(n_byzantine=eps),
+        "MinMax": MinMax(n_byzantine=eps),
+        "MinSum": MinSum(n_byzantine=eps),
+        "KrumAttack": KrumAttack(n_byzantine=eps),
+        "Backdoor": Backdoor(n_byzantine=eps),
+        "EigenShift": EigenShift(n_byzantine=eps),
+        "OrthogonalSpikes": OrthogonalSpikes(n_byzantine=eps),
+        "HullPoints": HullPoints(n_byzantine=eps),
+        "Mimic": Mimic(n_byzantine=eps),
     }
 
 
@@ -198,7 +234,7 @@ def robust_mean_bias(
     n_features=10_000,
     eps=0.2,
     scales=(1e-4, 1.0),
-    n_seeds=10,
+    seeds=tuple(range(10)),
     estimators=None,
     adversaries=None,
     n_jobs=None,
@@ -218,8 +254,8 @@ def robust_mean_bias(
         Fraction of byzantine rows (and the estimators' assumed fraction).
     scales : sequence of float, default=(1e-4, 1.0)
         Per-coordinate standard deviations of the honest updates.
-    n_seeds : int, default=10
-        Seeds 0 .. n_seeds-1.
+    seeds : sequence of int, default=(0, 1, ..., 9)
+        Seeds: each draws its own honest updates, byzantine rows and estimator seeds.
     estimators : dict of str to estimator, default=None
         Defaults to :func:`default_estimators`.
     adversaries : dict of str to adversary or None, default=None
@@ -240,7 +276,7 @@ def robust_mean_bias(
     >>> from sklearn_robust.experiments import robust_mean_bias, summarize_bias
     >>> from sklearn_robust.estimators import RandEigenMean, SampleMean
     >>> from sklearn_robust.adversaries import SignFlip
-    >>> rows = robust_mean_bias(n_samples=50, n_features=500, scales=(1.0,), n_seeds=2,
+    >>> rows = robust_mean_bias(n_samples=50, n_features=500, scales=(1.0,), seeds=[0, 1],
     ...     estimators={"mean": SampleMean(), "randeigen": RandEigenMean()},
     ...     adversaries={"SignFlip": SignFlip(n_byzantine=0.2)})
     >>> table = summarize_bias(rows)
@@ -252,7 +288,7 @@ def robust_mean_bias(
     cells = [
         (scale, seed, name, adversary)
         for scale in scales
-        for seed in range(n_seeds)
+        for seed in seeds
         for name, adversary in adversaries.items()
     ]
     jobs = (
@@ -305,8 +341,10 @@ def summarize_bias(rows, statistic="normalized_bias"):
 def format_bias_table(rows, statistic="normalized_bias"):
     """Plain-text tables, one per scale: a line per estimator, a column per attack.
 
-    Cells are the medians of :func:`summarize_bias`, with three decimals. Estimators,
-    attacks and scales appear in the order of ``rows``.
+    Cells are the medians over seeds of :func:`summarize_bias`, with three decimals.
+    Estimators, attacks and scales appear in the order of ``rows``; a last column ``worst``
+    is each estimator's largest median over the attacks (``"none"`` left out), what an
+    adversary who picks the attack gets.
 
     Parameters
     ----------
@@ -340,13 +378,16 @@ def format_bias_table(rows, statistic="normalized_bias"):
     table = summarize_bias(rows, statistic)
     estimators = list(dict.fromkeys(row["estimator"] for row in rows))
     attacks = list(dict.fromkeys(row["attack"] for row in rows))
+    attacked = [attack for attack in attacks if attack != "none"]
     blocks = []
     for scale in dict.fromkeys(row["scale"] for row in rows):
-        head = ["estimator"] + attacks
-        body = [
-            [name] + [f"{table[(name, attack, scale)]:.3f}" for attack in attacks]
-            for name in estimators
-        ]
+        head = ["estimator"] + attacks + (["worst"] if attacked else [])
+        body = []
+        for name in estimators:
+            cells = [table[(name, attack, scale)] for attack in attacks]
+            if attacked:
+                cells.append(max(table[(name, attack, scale)] for attack in attacked))
+            body.append([name] + [f"{cell:.3f}" for cell in cells])
         widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
 
         def fmt(line, widths=widths):
@@ -356,3 +397,96 @@ def format_bias_table(rows, statistic="normalized_bias"):
         lines = [f"per-coordinate scale {scale:g}", fmt(head), fmt(["-" * w for w in widths])]
         blocks.append("\n".join(lines + [fmt(b) for b in body]))
     return "\n\n".join(blocks)
+
+
+def plot_bias_heatmap(rows, scale=None, *, statistic="normalized_bias", ax=None):
+    """Heat map of the median bias: a row per estimator, a column per attack, plus the worst.
+
+    The cells are the medians over seeds of :func:`summarize_bias`, written in each cell;
+    the colour is on a log scale (values below 0.01 get the lightest colour), so that 0.2
+    and 2 differ as much as 2 and 20. The last column, after a white line, is each
+    estimator's worst attack (``"none"`` left out).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Records as returned by :func:`robust_mean_bias`; every (estimator, attack) must be
+        present at ``scale``.
+    scale : float, default=None
+        Per-coordinate scale to plot; None takes the first scale of ``rows``.
+    statistic : str, default="normalized_bias"
+        Key of the value to plot (see :func:`summarize_bias`).
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes, with the heat map, its colour bar, labelled axes and a title naming the
+        scale and the number of seeds.
+
+    See Also
+    --------
+    format_bias_table : The same medians as text.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn_robust.experiments import plot_bias_heatmap
+    >>> rows = [{"estimator": name, "attack": attack, "scale": 1.0, "seed": 0,
+    ...          "normalized_bias": bias}
+    ...         for name, attack, bias in [("mean", "none", 0.0), ("mean", "IPM", 1.8),
+    ...                                    ("median", "none", 0.7), ("median", "IPM", 2.5)]]
+    >>> ax = plot_bias_heatmap(rows)
+    >>> [label.get_text() for label in ax.get_xticklabels()]
+    ['no attack', 'IPM', 'worst attack']
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    scales = list(dict.fromkeys(row["scale"] for row in rows))
+    if not scales:
+        raise ValueError("rows is empty; pass the records returned by robust_mean_bias.")
+    scale = scales[0] if scale is None else scale
+    if scale not in scales:
+        raise ValueError(f"scale={scale!r} is not in rows; the scales are {scales}.")
+    rows = [row for row in rows if row["scale"] == scale]
+    table = summarize_bias(rows, statistic)
+    estimators = list(dict.fromkeys(row["estimator"] for row in rows))
+    attacks = list(dict.fromkeys(row["attack"] for row in rows))
+    attacked = [attack for attack in attacks if attack != "none"]
+    columns = attacks + (["worst"] if attacked else [])
+    values = np.array(
+        [
+            [table[(name, attack, scale)] for attack in attacks]
+            + ([max(table[(name, attack, scale)] for attack in attacked)] if attacked else [])
+            for name in estimators
+        ]
+    )
+    n_seeds = len({row["seed"] for row in rows})
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.0 * len(columns) + 3.5, 0.45 * len(estimators) + 2))
+    norm = LogNorm(vmin=1e-2, vmax=max(float(np.nanmax(values)), 1.0))
+    image = ax.imshow(np.clip(values, 1e-2, None), cmap="YlOrRd", norm=norm, aspect="auto")
+    for (i, j), value in np.ndenumerate(values):
+        dark = norm(max(value, 1e-2)) > 0.6
+        ax.text(j, i, f"{value:.2f}" if value < 10 else f"{value:.1f}", ha="center",
+                va="center", fontsize=8, color="white" if dark else "black")
+    if attacked:
+        ax.axvline(len(attacks) - 0.5, color="white", linewidth=3)
+    names = {"none": "no attack", "worst": "worst attack"}
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels([names.get(c, c) for c in columns], rotation=35, ha="right")
+    ax.set_yticks(range(len(estimators)))
+    ax.set_yticklabels(estimators)
+    ax.set_xlabel("poisoning attack")
+    ax.set_ylabel("robust mean")
+    label = statistic.replace("_", " ")
+    ax.figure.colorbar(image, ax=ax, label=f"median {label} (log scale; lower is better)")
+    ax.set_title(
+        f"Median {label} over {n_seeds} seed{'s' * (n_seeds > 1)}, per-coordinate scale "
+        f"{scale:g}"
+    )
+    return ax

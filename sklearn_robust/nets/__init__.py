@@ -3,8 +3,8 @@
 * :class:`MLPAutoencoder`, :class:`AutoencoderNet` -- the autoencoder ``D(E(.))`` of CoPur.
 * :class:`MLPModule` -- a plain MLP (the fusion head of classifiers).
 * :class:`BlockEmbedderModule` -- per-agent local extractors and a fusion head.
-* :func:`make_torch_generator`, :func:`reset_linear_parameters`, :class:`SeededNetMixin` --
-  reproducible training from a scikit-learn ``random_state``.
+* :func:`make_torch_generator`, :func:`reset_linear_parameters`, :class:`SeededNetMixin`,
+  :func:`local_torch_rng` -- reproducible training from a scikit-learn ``random_state``.
 """
 
 from sklearn_robust.nets._autoencoder import AutoencoderNet
@@ -13,6 +13,7 @@ from sklearn_robust.nets._seeding import (
     SeededNetMixin,
     SeededNeuralNet,
     SeededNeuralNetClassifier,
+    local_torch_rng,
     make_torch_generator,
     reset_linear_parameters,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "SeededNetMixin",
     "SeededNeuralNet",
     "SeededNeuralNetClassifier",
+    "local_torch_rng",
     "make_torch_generator",
     "reset_linear_parameters",
 ]

@@ -9,6 +9,7 @@ generator. :class:`SeededNetMixin` feeds each of them from its ``random_state`` 
 import copy
 import math
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -16,10 +17,12 @@ from sklearn.utils import check_random_state
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.dataset import ValidSplit
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils.data import DataLoader
 
 __all__ = [
     "SeededNetMixin",
+    "local_torch_rng",
     "SeededNeuralNet",
     "SeededNeuralNetClassifier",
     "make_torch_generator",
@@ -62,6 +65,125 @@ def make_torch_generator(random_state=None):
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+# Tensor methods and functions that draw random numbers and take a ``generator``.
+_TENSOR_METHODS = (
+    "uniform_",
+    "normal_",
+    "bernoulli_",
+    "random_",
+    "exponential_",
+    "geometric_",
+    "log_normal_",
+    "cauchy_",
+)
+_FUNCTIONS = ("rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial",
+              "poisson")
+_LIKE = {"rand_like": "uniform_", "randn_like": "normal_"}
+# nn.init functions dispatch as themselves (not through the tensor methods they call).
+_INIT = ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_",
+         "xavier_uniform_", "xavier_normal_", "orthogonal_", "sparse_")
+_DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d")
+
+
+class _LocalRNG(TorchFunctionMode):
+    """Torch function mode that gives every random draw a local generator (per device)."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.generator = generator
+        self._by_device = {}
+        self._methods = {getattr(torch.Tensor, name) for name in _TENSOR_METHODS}
+        self._functions = {getattr(torch, name) for name in _FUNCTIONS}
+        self._functions |= {getattr(nn.init, name) for name in _INIT}
+        self._like = {getattr(torch, name): method for name, method in _LIKE.items()}
+        self._dropouts = {getattr(nn.functional, name): name for name in _DROPOUTS}
+
+    def _for(self, device):
+        device = torch.device("cpu") if device is None else torch.device(device)
+        if device.type == "cpu":
+            return self.generator
+        key = str(device)
+        if key not in self._by_device:
+            seed = int(torch.randint(2**62, (1,), generator=self.generator))
+            self._by_device[key] = torch.Generator(device=device).manual_seed(seed)
+        return self._by_device[key]
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in self._methods and kwargs.get("generator") is None:
+            kwargs["generator"] = self._for(args[0].device)
+        elif func in self._functions and kwargs.get("generator") is None:
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            kwargs["generator"] = self._for(first.device if first is not None
+                                            else kwargs.get("device"))
+        elif func in self._like:
+            like = args[0]
+            out = torch.empty_like(like, **{k: v for k, v in kwargs.items()
+                                            if k in ("dtype", "device", "layout")})
+            return getattr(out, self._like[func])(generator=self._for(out.device))
+        elif func in self._dropouts:
+            return self._dropout(self._dropouts[func], *args, **kwargs)
+        return func(*args, **kwargs)
+
+    def _dropout(self, name, input, p=0.5, training=True, inplace=False):
+        if not training or p == 0.0:
+            return input
+        if p == 1.0:
+            return input.mul_(0.0) if inplace else input * 0.0
+        if name == "dropout":
+            shape = input.shape
+        else:  # channel dropout: one draw per (batch, channel)
+            spatial = {"dropout1d": 1, "dropout2d": 2, "dropout3d": 3}[name]
+            shape = input.shape[: input.dim() - spatial] + (1,) * spatial
+        keep = torch.empty(shape, dtype=input.dtype, device=input.device)
+        keep.bernoulli_(1.0 - p, generator=self._for(input.device))
+        scaled = keep / (1.0 - p)
+        return input.mul_(scaled) if inplace else input * scaled
+
+
+@contextmanager
+def local_torch_rng(generator):
+    """Run torch code with every random draw taken from ``generator``, not the global RNG.
+
+    Inside the block, random tensor methods (``uniform_``, ``normal_``, ``bernoulli_``, ...),
+    random functions (``torch.rand``, ``randn``, ``randint``, ``randperm``, ``normal``,
+    ``bernoulli``, ``multinomial``, ``poisson``, ``rand_like``, ``randn_like``, the random
+    ``nn.init`` functions) and dropout
+    (``nn.functional.dropout`` and ``dropout1d/2d/3d``, hence ``nn.Dropout``) that are not
+    given a generator draw from ``generator`` (from a generator seeded by it on a GPU). It is
+    a torch function mode, so it is local to the thread: two threads never share or move a
+    state, and torch's global RNG is neither read nor written (not even saved and restored).
+    Module constructors and ``nn.init`` draw through these methods, so building a module in
+    the block is reproducible too. (``alpha_dropout`` and custom CUDA kernels still use the
+    global RNG.)
+
+    Parameters
+    ----------
+    generator : torch.Generator
+        A CPU generator, e.g. from :func:`make_torch_generator`.
+
+    Yields
+    ------
+    generator : torch.Generator
+        The same generator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_robust.nets import local_torch_rng, make_torch_generator
+    >>> state = torch.random.get_rng_state()
+    >>> with local_torch_rng(make_torch_generator(0)):
+    ...     a = torch.nn.Linear(3, 2).weight.detach().clone()
+    ...     drop = torch.nn.functional.dropout(torch.ones(4), 0.5)
+    >>> with local_torch_rng(make_torch_generator(0)):
+    ...     b = torch.nn.Linear(3, 2).weight.detach().clone()
+    >>> bool(torch.equal(a, b)), bool(torch.equal(torch.random.get_rng_state(), state))
+    (True, True)
+    """
+    with _LocalRNG(generator):
+        yield generator
 
 
 def _init_like_torch(weight, bias, generator):
@@ -126,9 +248,11 @@ class SeededNetMixin:
     every :meth:`initialize` (so at every ``fit`` without ``warm_start``) it draws three seeds
     from ``random_state`` and uses them for
 
-    * the initial weights: the module is built while torch's global RNG is forked (its state
-      is restored afterwards), then :func:`reset_linear_parameters` draws every linear and
-      convolution layer from a local generator;
+    * the initial weights: the module is built inside :func:`local_torch_rng` (every draw of
+      its constructor comes from a local generator), then :func:`reset_linear_parameters`
+      draws every linear and convolution layer from a local generator;
+    * dropout and any other random draw of the forward pass during training
+      (:meth:`fit_loop` runs inside :func:`local_torch_rng` with ``train_generator_``);
     * the order of the training batches: the training ``DataLoader`` receives a local
       ``torch.Generator`` (unless ``iterator_train__generator`` is set); validation and
       prediction loaders receive a fixed one, so that they leave the global RNG alone too;
@@ -222,8 +346,8 @@ class SeededNetMixin:
     def initialize_module(self):
         """Build the module without the global RNG and initialise it from the seed.
 
-        The module is instantiated (from its class and the ``module__`` parameters) while
-        torch's global RNG is forked, then every linear and convolution layer is drawn by
+        The module is instantiated (from its class and the ``module__`` parameters) inside
+        :func:`local_torch_rng`, then every linear and convolution layer is drawn by
         :func:`reset_linear_parameters` from ``seeds_["init"]``. A module given as an
         instance, with no ``module__`` parameters, is used as it is, weights included.
 
@@ -234,12 +358,40 @@ class SeededNetMixin:
         """
         kwargs = self._module_kwargs()
         built_here = not isinstance(self.module, nn.Module) or bool(kwargs)
-        with torch.random.fork_rng(devices=[]):
+        with local_torch_rng(make_torch_generator(self._seed("init") ^ 0x5EED)):
             module = self.initialized_instance(self.module, kwargs)
         if built_here:
             reset_linear_parameters(module, make_torch_generator(self._seed("init")))
         self.module_ = module
         return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's training loop, with every random draw from ``train_generator_``.
+
+        Dropout (or any random layer) of the module draws from the same local generator as
+        the batch order, inside :func:`local_torch_rng`: training neither reads nor moves
+        torch's global RNG, also when several nets train in threads at once.
+
+        Parameters
+        ----------
+        X : input data
+            As skorch's ``fit_loop``.
+        y : target data, default=None
+            As skorch's ``fit_loop``.
+        epochs : int, default=None
+            As skorch's ``fit_loop`` (None: ``max_epochs``).
+        **fit_params : dict
+            As skorch's ``fit_loop``.
+
+        Returns
+        -------
+        self : object
+            The trained net.
+        """
+        if getattr(self, "train_generator_", None) is None:
+            self.train_generator_ = make_torch_generator(self._seed("train"))
+        with local_torch_rng(self.train_generator_):
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def get_iterator(self, dataset, training=False):
         """Get an iterator over the mini-batches of ``dataset``, without the global RNG.

@@ -1,6 +1,8 @@
 """Private helpers shared by the nets and the estimators that train them."""
 
 import math
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -128,3 +130,46 @@ def fit_classifier_net(
         **{f"module__{key}": value for key, value in module_kwargs.items()},
     )
     return net.fit(X, y)
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = 0
+_THREADS_SAVED = None
+
+
+@contextmanager
+def single_torch_thread():
+    """Run torch on one intra-op thread inside the block, safely across threads.
+
+    ``torch.set_num_threads`` is process-wide: the first block to enter saves the count and
+    sets 1, the last to leave restores it (a lock guards the count), so concurrent fits in
+    two threads never leave torch on one thread.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_robust.nets._utils import single_torch_thread
+    >>> before = torch.get_num_threads()
+    >>> with single_torch_thread():
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    global _THREADS_USERS, _THREADS_SAVED
+    with _THREADS_LOCK:
+        if _THREADS_USERS == 0:
+            _THREADS_SAVED = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_USERS += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_USERS -= 1
+            if _THREADS_USERS == 0:
+                torch.set_num_threads(_THREADS_SAVED)

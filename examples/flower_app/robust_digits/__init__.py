@@ -1,0 +1,1 @@
+"""robust-digits: federated digits on Flower with a robust strategy, under attack."""
