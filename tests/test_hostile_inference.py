@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -433,3 +434,89 @@ def test_ordinary_data_keep_the_unit_one():
     estimator = CoPurTransformer(blocks=N_BLOCKS, autoencoder=_tiny_ae(), random_state=0)
     assert estimator.fit(X_TRAIN).unit_ == 1.0
     assert estimator.fit(X_TRAIN * 1e10).unit_ == 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# device= goes through check_device; a diverged training run stops with a ValueError
+# --------------------------------------------------------------------------------------------
+
+
+def _tiny_fusion(**params):
+    return MLPFusionClassifier(max_epochs=2, random_state=0, **params)
+
+
+# Every device= of the inference-time side, directly or through the base classifier it wraps.
+DEVICE_OWNERS = {
+    "CoPurTransformer": lambda d: CoPurTransformer(blocks=N_BLOCKS, device=d),
+    "ManifoldProjection": lambda d: ManifoldProjection(blocks=N_BLOCKS, device=d),
+    "AutoencoderNet": lambda d: _tiny_ae(device=d),
+    "MLPFusionClassifier": lambda d: _tiny_fusion(device=d),
+    "BlockEmbedder": lambda d: BlockEmbedder(blocks=N_BLOCKS, max_epochs=2, device=d),
+    "RandomizedSmoothingClassifier": lambda d: RandomizedSmoothingClassifier(
+        _tiny_fusion(device=d), random_state=0
+    ),
+    "RandomizedAblationClassifier": lambda d: RandomizedAblationClassifier(
+        _tiny_fusion(device=d), blocks=N_BLOCKS, random_state=0
+    ),
+    "AdversarialTrainingClassifier": lambda d: AdversarialTrainingClassifier(
+        _tiny_fusion(device=d), attack=PGDAttack(blocks=N_BLOCKS, max_iter=2), n_rounds=1
+    ),
+}
+
+
+def _fit(estimator):
+    if isinstance(estimator, (CoPurTransformer, ManifoldProjection, AutoencoderNet)):
+        return estimator.fit(X_TRAIN)
+    return estimator.fit(X_TRAIN, Y_TRAIN)
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_OWNERS))
+def test_bogus_device_is_a_value_error_naming_the_fix(name):
+    estimator = DEVICE_OWNERS[name]("bogus")
+    with pytest.raises(ValueError, match=r"device='bogus' is not a torch device; pass 'cpu'"):
+        _fit(estimator)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+@pytest.mark.parametrize("name", sorted(DEVICE_OWNERS))
+def test_cuda_without_cuda_is_a_value_error_naming_the_fix(name):
+    with pytest.raises(ValueError, match=r"device='cuda' needs CUDA.*pass device='cpu'"):
+        _fit(DEVICE_OWNERS[name]("cuda"))
+
+
+def test_diverged_fusion_training_stops_with_a_value_error():
+    # lr=1e30 sends Adam's first steps to NaN weights: before, fit returned that net and
+    # every prediction blamed the input ("values too large").
+    with pytest.raises(ValueError, match=r"MLPFusionClassifier: training diverged, .*weights"):
+        _tiny_fusion(lr=1e30).fit(X_TRAIN, Y_TRAIN)
+    with pytest.raises(ValueError, match=r"BlockEmbedder: training diverged"):
+        BlockEmbedder(blocks=N_BLOCKS, lr=1e30, max_epochs=2, random_state=0).fit(
+            X_TRAIN, Y_TRAIN
+        )
+
+
+class _DivergesOnHugeRows(LogisticRegression):
+    """A base classifier whose training blows up on rows of huge scale (as an optimiser whose
+    step is too large for them does), leaving NaN coefficients without raising."""
+
+    def fit(self, X, y):
+        super().fit(np.clip(X, -1e3, 1e3), y)
+        if np.abs(X).max() > 1e3:
+            self.coef_ = np.full_like(self.coef_, np.nan)
+        return self
+
+
+def test_adversarial_training_stops_when_its_model_diverges():
+    at = AdversarialTrainingClassifier(
+        _DivergesOnHugeRows(),
+        attack=BlockNoise(blocks=N_BLOCKS, agents=[0], scale=1e6, random_state=0),
+        n_rounds=2,
+        random_state=0,
+    )
+    with pytest.raises(ValueError, match=r"training diverged at round 1: .*coef_ became NaN"):
+        at.fit(X_TRAIN, Y_TRAIN)
+    assert not hasattr(at, "estimator_")
+    # The same with a torch base classifier whose own training diverges at the clean fit.
+    at = AdversarialTrainingClassifier(_tiny_fusion(lr=1e30), attack=PGDAttack(blocks=N_BLOCKS))
+    with pytest.raises(ValueError, match=r"training diverged"):
+        at.fit(X_TRAIN, Y_TRAIN)

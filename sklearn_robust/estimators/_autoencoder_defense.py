@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_robust._device import check_device
 from sklearn_robust._layout import _blocks_constraint, check_blocks
 
 # Values farther than this many training standard deviations outside a column's training
@@ -104,6 +105,7 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         return self
 
     def _fit(self, X):
+        check_device(self.device, type(self).__name__)
         self.layout_ = check_blocks(self.blocks, X.shape[1])
         complete = np.isfinite(X).all(axis=1)
         if complete.sum() < 2:

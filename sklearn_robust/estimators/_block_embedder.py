@@ -17,7 +17,12 @@ from sklearn_robust.estimators._fusion_classifier import (
 )
 from sklearn_robust.nets import BlockEmbedderModule
 from sklearn_robust.nets._modules import _check_sizes
-from sklearn_robust.nets._utils import batched_forward, fit_classifier_net, torch_input
+from sklearn_robust.nets._utils import (
+    batched_forward,
+    check_finite_net,
+    fit_classifier_net,
+    torch_input,
+)
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -300,6 +305,8 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
             )
             for group, used in zip(groups, rows)
         ]
+        for net in self.nets_:
+            check_finite_net(net, type(self).__name__)
         self.blocks_out_ = dims
         self.n_features_out_ = int(sum(dims))
         return self

@@ -11,9 +11,15 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_robust._device import check_device
 from sklearn_robust.nets import MLPModule
 from sklearn_robust.nets._modules import _check_sizes
-from sklearn_robust.nets._utils import batched_forward, fit_classifier_net, torch_input
+from sklearn_robust.nets._utils import (
+    batched_forward,
+    check_finite_net,
+    fit_classifier_net,
+    torch_input,
+)
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -47,6 +53,7 @@ def _encode_labels(estimator, y):
 
 def _training_kwargs(estimator, random_state):
     """The skorch training settings of an estimator using ``_TRAINING_CONSTRAINTS``."""
+    check_device(estimator.device, type(estimator).__name__)
     return {
         "lr": estimator.lr,
         "max_epochs": estimator.max_epochs,
@@ -215,6 +222,12 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : MLPFusionClassifier
             The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If ``device`` is not a device of this machine (before any training), or if
+            training diverged (NaN or inf weights or losses: lower ``lr``).
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         self._check_finite(X)
@@ -231,6 +244,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             },
             **_training_kwargs(self, self.random_state),
         )
+        check_finite_net(self.net_, type(self).__name__)
         return self
 
     def _logits(self, X):

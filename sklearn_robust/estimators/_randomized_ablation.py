@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
+from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._differentiable import check_differentiable, differentiable_forward
 from sklearn_robust._layout import check_blocks
 from sklearn_robust._random import _numpy_generator
@@ -169,7 +170,8 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
         None means one agent per column.
     n_keep : int or float, default=0.5
         Number of agents kept in each ablated copy (int, at most the number of agents), or
-        their fraction of the agents (float in (0, 1], rounded up, at least one agent).
+        their fraction of the agents (float in (0, 1], rounded down by the library's one
+        rule for counts from fractions, at least one agent: 0.5 of 5 agents keeps 2).
     n_samples : int, default=100
         Number of random subsets voting for each row in :meth:`predict` and
         :meth:`predict_proba`.
@@ -338,7 +340,7 @@ class RandomizedAblationClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEsti
                     "fraction in (0, 1]."
                 )
             return int(self.n_keep)
-        return max(1, min(n_blocks, math.ceil(round(self.n_keep * n_blocks, 9))))
+        return max(1, min(n_blocks, count_from_fraction(self.n_keep, n_blocks)))
 
     @_fit_context(
         # a meta-estimator: its nested estimator's parameters are validated too
