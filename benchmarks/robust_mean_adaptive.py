@@ -79,12 +79,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="1 sigma, 2 seeds, d = 1000")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--no-peers", action="store_true", help="leave ByzFL out")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5)")
     args = parser.parse_args(argv)
     eps, n = 0.2, 100
     n_bad = int(eps * n)
     peers = not args.no_peers and import_byzfl_aggregators() is not None
     sigmas = (1.0,) if args.quick else (1e-3, 1.0, 100.0)
-    seeds = range(2) if args.quick else range(5)
+    seeds = range(args.seeds or (2 if args.quick else 5))
     d = 1000 if args.quick else 5000
     ests = estimators(eps, n_bad, peers)
     start = time.perf_counter()
@@ -144,7 +145,7 @@ def main(argv=None):
         lines.append(f"| {family} | {s['worst_bias']:.3f} | {s['worst_magnitude']} | "
                      f"{s['honest_removed']:.1f} | {s['byzantine_kept']:.1f} | "
                      f"{s['seconds']:.3f} |")
-    flag = " --quick" if args.quick else ""
+    flag = (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "")
     lines += ["", f"Reproduce: `python benchmarks/robust_mean_adaptive.py{flag}`"]
     text = "\n".join(lines) + "\n"
     (RESULTS / f"{name}.md").write_text(text)

@@ -195,7 +195,9 @@ class BasePoisoningAdversary(BaseEstimator, metaclass=ABCMeta):
             Ignored.
         byzantine : array-like of int or bool, default=None
             Rows controlled by the adversary (indices or a boolean mask). When None, the last
-            ``n_byzantine`` rows are byzantine.
+            ``n_byzantine`` rows are byzantine. When given, it takes precedence: the rows it
+            names are the byzantine ones whatever ``n_byzantine`` says (a federated loop knows
+            which clients it corrupted), and ``n_byzantine_`` records their number.
 
         Returns
         -------

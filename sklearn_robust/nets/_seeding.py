@@ -134,12 +134,14 @@ class _LocalRNG(TorchFunctionMode):
             return input
         if p == 1.0:
             return input.mul_(0.0) if inplace else input * 0.0
-        if name == "dropout":
-            shape = input.shape
-        else:  # channel dropout: one draw per (batch, channel)
+        # The mask is made *like* (a slice of) the input, so that under torch.func.vmap it
+        # is batched too and every sample gets its own draw (randomness="different").
+        template = input
+        if name != "dropout":  # channel dropout: one draw per (batch, channel)
             spatial = {"dropout1d": 1, "dropout2d": 2, "dropout3d": 3}[name]
-            shape = input.shape[: input.dim() - spatial] + (1,) * spatial
-        keep = torch.empty(shape, dtype=input.dtype, device=input.device)
+            for dim in range(input.dim() - spatial, input.dim()):
+                template = template.narrow(dim, 0, 1)
+        keep = torch.empty_like(template, memory_format=torch.contiguous_format)
         keep.bernoulli_(1.0 - p, generator=self._for(input.device))
         scaled = keep / (1.0 - p)
         return input.mul_(scaled) if inplace else input * scaled
