@@ -51,7 +51,8 @@ def main():
     )
     copur = CoPurTransformer(
         blocks=data.blocks, autoencoder=autoencoder, batch_size=args.batch_size,
-        device=args.device, random_state=0,
+        # the detection rule of the recorded results (the default then)
+        detection="residual", device=args.device, random_state=0,
     ).fit(X_train)
     H = FeatureFlip(blocks=data.blocks, agents=[-1], amplification=10).fit(X_train)
     H = H.transform(X_test)

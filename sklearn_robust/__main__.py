@@ -148,8 +148,10 @@ def build_parser():
             "mean ± sample std over seeds) under the CoPur paper's attacks on the last agent: "
             "table1 (targeted PGD), table2 (first agent missing + PGD), figure2a (flip "
             "amplification sweep), figure2b (first agent missing + flip sweep), figure3 "
-            "(flip x10 on growing sets of agents), adaptive (PGD through the purifier). "
-            "Writes DIR/copur_<experiment>.csv and a PNG plot per experiment."
+            "(flip x10 on growing sets of agents), adaptive (the attacks that know the "
+            "defense: the former PGD through the purifier, and the EnsembleAttack suite, "
+            "per row the strongest of the library's adaptive attacks: the robustness to "
+            "quote). Writes DIR/copur_<experiment>.csv and a PNG plot per experiment."
         ),
     )
     copur.add_argument(
@@ -179,6 +181,12 @@ def build_parser():
     )
     copur.add_argument(
         "--pgd-max-iter", type=_positive_int, default=30, help="PGD iterations (default 30)"
+    )
+    copur.add_argument(
+        "--suite-rows", type=_positive_int, default=100,
+        help="test rows the adaptive experiment's EnsembleAttack is scored on (default: 100, "
+        "a random subset, to bound its cost; the full evaluation is "
+        "benchmarks/copur_adaptive.py)",
     )
     copur.add_argument(
         "--n-jobs", type=int, default=None, help="joblib workers (default: None, one)"
@@ -458,7 +466,8 @@ def _run_copur(parser, args):
     start = time.perf_counter()
     frame = copur_comparison(
         X, y, blocks=blocks, experiment=args.experiment, defenses=defenses, seeds=args.seeds,
-        max_epochs=args.max_epochs, pgd_max_iter=args.pgd_max_iter, standardize=standardize,
+        max_epochs=args.max_epochs, pgd_max_iter=args.pgd_max_iter,
+        suite_rows=args.suite_rows, standardize=standardize,
         device=args.device, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
     )
     print(f"\nCoPur experiments on {args.data[0]} (seeds {args.seeds}; accuracy %, higher is "

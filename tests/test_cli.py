@@ -50,7 +50,8 @@ def test_bias_names_match_the_experiment_defaults():
     assert tuple(default_adversaries()) == BIAS_ATTACKS
     poisoning = {
         name for name in adversaries.__all__
-        if issubclass(getattr(adversaries, name), BasePoisoningAdversary)
+        if isinstance(getattr(adversaries, name), type)  # default_attack_suite is a function
+        and issubclass(getattr(adversaries, name), BasePoisoningAdversary)
     }
     assert len(poisoning) == 17
     assert set(BIAS_ATTACKS) - {"none"} == poisoning

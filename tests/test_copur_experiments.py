@@ -10,6 +10,11 @@ import pytest  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
 
 from sklearn_robust.__main__ import COPUR_DEFENSES, COPUR_EXPERIMENTS  # noqa: E402
+from sklearn_robust.adversaries import (  # noqa: E402
+    AdaptivePGDAttack,
+    EnsembleAttack,
+    FeatureFlip,
+)
 from sklearn_robust.estimators import CoPurTransformer, ManifoldProjection  # noqa: E402
 from sklearn_robust.experiments import (  # noqa: E402
     COPUR_EXPERIMENTS as EXPERIMENTS,
@@ -26,7 +31,12 @@ COLUMNS = [
     "experiment", "defense", "attack", "agents", "amplification", "seed", "accuracy",
     "attack_success_rate",
 ]
-FAST = {"seeds": [0], "max_epochs": 20, "pgd_max_iter": 10}
+# A tiny suite for the adaptive experiment (the default one is the full EnsembleAttack).
+TINY_SUITE = EnsembleAttack(
+    [("flip", FeatureFlip()), ("pgd", AdaptivePGDAttack(max_iter=5, n_restarts=1))]
+)
+FAST = {"seeds": [0], "max_epochs": 20, "pgd_max_iter": 10, "suite": TINY_SUITE,
+        "suite_rows": 60}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +65,10 @@ def test_tidy_columns_and_row_counts(small_run):
     assert list(small_run.columns) == COLUMNS
     counts = small_run.groupby("experiment").size().to_dict()
     # per defense: table1 2, table2 2, figure2a/2b one per amplification, figure3 M-1 = 3,
-    # adaptive one for each of the three (all differentiable on complete rows).
+    # adaptive two for each of the three (the former PGD, all differentiable on complete
+    # rows, and the suite).
     assert counts == {
-        "table1": 6, "table2": 6, "figure2a": 6, "figure2b": 6, "figure3": 9, "adaptive": 3
+        "table1": 6, "table2": 6, "figure2a": 6, "figure2b": 6, "figure3": 9, "adaptive": 6
     }
     assert small_run["accuracy"].between(0, 100).all()
     assert small_run["seed"].eq(0).all()
@@ -81,6 +92,17 @@ def test_copur_resists_flip_where_unsecured_fails(small_run):
     assert flip10["CoPur"] > flip10["unsecured"] + 40
     clean = small_run[(small_run["experiment"] == "table1") & (small_run["attack"] == "none")]
     assert clean["accuracy"].min() > 80
+
+
+def test_suite_is_stronger_than_the_former_attack(small_run):
+    adaptive = small_run[small_run["experiment"] == "adaptive"]
+    table = adaptive.pivot_table(index="defense", columns="attack", values="accuracy")
+    suite, former = table["ensemble (agent 3)"], table["adaptive targeted PGD (agent 3)"]
+    # The former attack is targeted (it counts only rows pushed to the target class), the
+    # suite untargeted: lower accuracy is a stronger attack.
+    assert suite["unsecured"] < 20
+    # (scored on 60 of the test rows: a tolerance for the subset)
+    assert suite["CoPur"] <= former["CoPur"] + 10, (suite, former)
 
 
 def test_targeted_pgd_hits_unsecured(small_run):

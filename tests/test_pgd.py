@@ -580,5 +580,10 @@ def test_attack_runs_autograd_enabled_forward_passes_only(binary):
     np.testing.assert_array_equal(
         attack.attack(X, y, estimator=pipe), attack.attack(X, y, estimator=pipe[-1])
     )
-    # One forward pass per step and none besides (a purifier's pass is costly).
+    # One forward pass per step, plus one to score the last iterate (to keep each row's
+    # best), and none besides (a purifier's pass is costly).
+    assert pipe[0].n_forward_ == 8
+    last = clone(attack).set_params(keep_best=False).fit(X)
+    pipe[0].n_forward_ = 0
+    last.attack(X, y, estimator=pipe)
     assert pipe[0].n_forward_ == 7

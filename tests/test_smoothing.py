@@ -158,8 +158,59 @@ def test_block_variant_noises_only_chosen_columns():
     noise = batch[:, 2:5] - expected[:, 2:5]
     assert np.all(noise != 0)
     assert 0.1 < noise.std() < 0.5  # sigma=0.25
-    # the same draws serve every row
-    np.testing.assert_allclose(noise.reshape(10, 7, 3), np.broadcast_to(noise[:7], (10, 7, 3)))
+    # every row gets its own draws: no two rows share one
+    per_row = noise.reshape(10, 7, 3)
+    for i in range(10):
+        for j in range(i):
+            assert not np.isclose(per_row[i][:, None, :], per_row[j][None, :, :]).all(axis=2).any()
+
+
+def test_rows_get_independent_noise_and_fail_independently():
+    # Identical rows on the decision boundary: with one noise matrix for all rows they would
+    # get identical votes (and fail together); with independent draws per row they do not.
+    X, y = _two_blobs()
+    clf = RandomizedSmoothingClassifier(sigma=1.0, n_samples=40, random_state=0).fit(X, y)
+    w, b = clf.estimator_.coef_.ravel(), clf.estimator_.intercept_[0]
+    boundary = np.tile((-b / np.dot(w, w)) * w, (200, 1))
+    votes = clf.predict_proba(boundary)[:, 1] * 40
+    assert np.unique(votes).size > 5
+    # The votes of each row are Binomial(40, 1/2), independent across rows.
+    assert abs(votes.mean() - 20) < 4 * np.sqrt(10 / 200)
+    assert 0.6 * 10 < votes.var() < 1.5 * 10
+
+
+def test_linear_certificate_holds_at_rate_one_minus_alpha_over_seeds():
+    # For a linear base classifier the smoothed prediction is the linear one and the exact
+    # radius is the distance to the boundary. CERTIFY's radius exceeds it (or certifies
+    # the wrong class) only when the Clopper-Pearson bound fails, which happens with
+    # probability at most alpha per row; with independent noise per row the failures are
+    # independent Bernoulli draws, so their count over rows and seeds is binomial.
+    X, y = _two_blobs()
+    alpha, n_seeds, n_rows = 0.1, 20, 40
+    clf = RandomizedSmoothingClassifier(
+        sigma=1.0, n_samples=20, n_samples_certify=100, alpha=alpha, random_state=0
+    ).fit(X, y)
+    w, b = clf.estimator_.coef_.ravel(), clf.estimator_.intercept_[0]
+    unit = w / np.linalg.norm(w)
+    distances = np.linspace(0.05, 1.5, n_rows)
+    points = (-b / np.dot(w, w)) * w + np.outer(distances, unit)
+    failures = 0
+    certified = 0
+    for seed in range(n_seeds):
+        # Another seed also changes the base model (its noise augmentation): each seed's
+        # certificate is checked against that seed's own linear boundary.
+        smoothed = clone(clf).set_params(random_state=seed).fit(X, y)
+        y_pred, radius = smoothed.certify(points)
+        w_s, b_s = smoothed.estimator_.coef_.ravel(), smoothed.estimator_.intercept_[0]
+        true_radius = np.abs(points @ w_s + b_s) / np.linalg.norm(w_s)
+        truth = clf.classes_[(points @ w_s + b_s > 0).astype(int)]
+        bad = (radius > 0) & ((y_pred != truth) | (radius > true_radius))
+        failures += int(bad.sum())
+        certified += int((radius > 0).sum())
+    n = n_seeds * n_rows
+    # At most alpha of the rows, up to binomial fluctuation (3 standard deviations).
+    assert failures <= alpha * n + 3 * np.sqrt(n * alpha * (1 - alpha)), failures
+    assert certified > n / 2  # the test exercises the certificate, it does not abstain
 
 
 def test_batching_does_not_change_votes():
@@ -353,7 +404,9 @@ def test_ablation_reproducible_and_input_unchanged():
 def test_ablation_n_keep_fraction():
     X = np.random.default_rng(0).standard_normal((20, 10))
     y = np.arange(20) % 2
-    assert RandomizedAblationClassifier(blocks=5, n_keep=0.5).fit(X, y).n_keep_ == 3
+    # The library's one rule (count_from_fraction): rounded down, at least one agent.
+    assert RandomizedAblationClassifier(blocks=5, n_keep=0.5).fit(X, y).n_keep_ == 2
+    assert RandomizedAblationClassifier(blocks=5, n_keep=0.6).fit(X, y).n_keep_ == 3
     assert RandomizedAblationClassifier(blocks=5, n_keep=0.01).fit(X, y).n_keep_ == 1
     assert RandomizedAblationClassifier(blocks=5, n_keep=1.0).fit(X, y).n_keep_ == 5
 
@@ -381,3 +434,102 @@ def test_ablation_refuses_inf():
     X[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity"):
         RandomizedAblationClassifier(blocks=2).fit(X, y)
+
+
+# --------------------------------------------------------------------------------------------
+# Certified mode: every subset votes, and certify() counts the agents a prediction withstands
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certified_ablation():
+    data = make_block_manifold(500, n_blocks=4, noise=0.3, random_state=0)
+    X, y = data.data, data.target
+    clf = RandomizedAblationClassifier(
+        blocks=data.blocks, n_keep=1, subsets="all", n_ablation_copies=4, random_state=0
+    ).fit(X[:300], y[:300])
+    return X[300:], y[300:], clf, data.blocks
+
+
+def test_all_subsets_vote_once_and_ignore_the_seed(certified_ablation):
+    X, y, clf, _ = certified_ablation
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba * 4, np.round(proba * 4))  # C(4, 1) = 4 votes
+    other = clone(clf).set_params(random_state=5)
+    other.estimator_, other.classes_ = clf.estimator_, clf.classes_
+    for attribute in ("layout_", "n_blocks_", "n_keep_", "fill_values_", "n_features_in_"):
+        setattr(other, attribute, getattr(clf, attribute))
+    np.testing.assert_array_equal(other.predict_proba(X), proba)
+
+
+def _brute_force_certificate(clf, x):
+    """Largest t such that no choice of the votes of t agents' subsets changes predict."""
+    masks = clf._masks()
+    votes = []
+    for mask in masks:
+        keep = mask[None, :] & clf.layout_.observed(x[None, :])
+        from sklearn_robust.estimators._randomized_ablation import _ablate
+
+        row = _ablate(x[None, :], keep, clf.layout_.block_of_column, clf.fill_values_)
+        votes.append(int(np.searchsorted(clf.classes_, clf.estimator_.predict(row))[0]))
+    votes = np.array(votes)
+    n_classes = clf.classes_.size
+    top = int(np.argmax(np.bincount(votes, minlength=n_classes)))
+    import itertools
+
+    certified = 0
+    for t in range(1, clf.n_blocks_ + 1):
+        for corrupted in itertools.combinations(range(clf.n_blocks_), t):
+            touched = np.flatnonzero(masks[:, list(corrupted)].any(axis=1))
+            for assignment in itertools.product(range(n_classes), repeat=touched.size):
+                changed = votes.copy()
+                changed[touched] = assignment
+                if np.argmax(np.bincount(changed, minlength=n_classes)) != top:
+                    return certified
+        certified = t
+    return certified
+
+
+def test_exact_certificate_matches_a_brute_force_adversary(certified_ablation):
+    X, y, clf, _ = certified_ablation
+    y_pred, n_agents = clf.certify(X[:60])
+    np.testing.assert_array_equal(y_pred, clf.predict(X[:60]))
+    expected = [_brute_force_certificate(clf, x) for x in X[:60]]
+    np.testing.assert_array_equal(n_agents, expected)
+    assert 0 < (n_agents >= 1).mean() < 1  # both kinds of rows are exercised
+
+
+def test_certified_rows_resist_any_corruption_of_one_agent(certified_ablation):
+    X, y, clf, blocks = certified_ablation
+    y_pred, n_agents = clf.certify(X)
+    safe = n_agents >= 1
+    rng = np.random.default_rng(0)
+    starts = np.cumsum([0] + list(blocks))
+    for agent in range(4):
+        cols = slice(starts[agent], starts[agent + 1])
+        for values in (
+            rng.standard_normal((X.shape[0], blocks[agent])) * 1e6,
+            -10 * X[:, cols],
+            X[rng.permutation(X.shape[0])][:, cols],
+            np.full((X.shape[0], blocks[agent]), np.nan),
+        ):
+            X_att = X.copy()
+            X_att[:, cols] = values
+            np.testing.assert_array_equal(clf.predict(X_att)[safe], y_pred[safe])
+
+
+def test_random_subsets_certificate_follows_levine_feizi():
+    data = make_block_manifold(400, n_blocks=4, noise=0.05, random_state=0)
+    X, y = data.data, data.target
+    clf = RandomizedAblationClassifier(
+        blocks=data.blocks, n_keep=1, n_samples=50, n_samples_certify=400, alpha=0.01,
+        n_ablation_copies=4, random_state=0,
+    ).fit(X[:300], y[:300])
+    y_pred, n_agents = clf.certify(X[300:])
+    np.testing.assert_array_equal(y_pred, clf.predict(X[300:]))
+    # with k = 1 of M = 4, Delta_1 = 1/4, Delta_2 = 1/2 and Delta_3 = 3/4: one agent needs
+    # p_lower > 3/4, two agents p_lower > 1 (impossible)
+    assert set(np.unique(n_agents)) <= {0, 1}
+    assert (n_agents == 1).any()
+    proba = clf.predict_proba(X[300:])
+    assert np.all(proba.max(axis=1)[n_agents == 1] > 0.75)

@@ -15,6 +15,8 @@ Conventions shared by all kernels:
 
 import numpy as np
 
+from sklearn_robust._counts import count_from_fraction
+
 __all__ = []
 
 
@@ -39,8 +41,7 @@ def _attacked_rows(n_samples, fraction, random_state):
     """
     if fraction >= 1:
         return np.arange(n_samples, dtype=np.intp)
-    # Round before flooring so that 0.29 * 100 (= 28.999...) gives 29, not 28.
-    count = max(1, int(np.floor(round(float(fraction) * n_samples, 9))))
+    count = max(1, count_from_fraction(fraction, n_samples))  # the library's one rule
     chosen = random_state.choice(n_samples, size=count, replace=False)
     return np.sort(chosen).astype(np.intp)
 

@@ -105,9 +105,12 @@ def _minimize_rows(objective, x0, *, lr, max_iter, tol):
     for it in range(1, max_iter + 1):
         if rows.numel() == 0:
             break
-        x.requires_grad_(True)
-        f = objective(x, rows)
-        (grad,) = torch.autograd.grad(f.sum(), x)
+        # The solver needs autograd even when its caller runs under torch.no_grad() (an
+        # attack checking candidates, a user's evaluation loop).
+        with torch.enable_grad():
+            x.requires_grad_(True)
+            f = objective(x, rows)
+            (grad,) = torch.autograd.grad(f.sum(), x)
         with torch.no_grad():
             x = x.detach()
             f = f.detach()
@@ -168,6 +171,7 @@ def purify_batch(
     eps,
     threshold=None,
     fill=None,
+    consistency_threshold=None,
 ):
     """Run both CoPur stages on a batch of rows, with optional block trimming.
 
@@ -204,6 +208,13 @@ def purify_batch(
     fill : tensor of shape (d,) or None, default=None
         Values standing in for a trimmed block (the training mean) when stage 1 restarts
         from the code of the row with its trimmed blocks filled; needed with ``threshold``.
+    consistency_threshold : tensor of shape (M,) or None, default=None
+        When given, after trimming, every kept block is compared with its reconstruction
+        from the *other* kept blocks (stage 1 re-solved without it): the leave-one-out
+        residual ``||h_i - D(z_{-i})_i||``, which the block itself cannot influence. While
+        a row's largest leave-one-out residual exceeds its threshold and the row may still
+        drop a block (fewer than half of its observed blocks dropped, trimming included),
+        that block leaves the data term and the residuals are recomputed.
 
     Returns
     -------
@@ -215,6 +226,11 @@ def purify_batch(
         Iterations of each stage (stage 1 counts its re-solves).
     kept : tensor of shape (n, M), float 0/1
         Observed blocks left in the data term (``observed`` without trimming).
+    loo : tensor of shape (n, M)
+        Leave-one-out residual of each observed block: for a kept block, against the fit of
+        the row's other kept blocks; for a block left out of the data term, against the fit
+        of the kept blocks. NaN without ``consistency_threshold``, for missing blocks, and
+        for the block of a row that keeps a single block.
     """
     n = h.shape[0]
     device = h.device
@@ -246,11 +262,27 @@ def purify_batch(
 
     u_star, _, iter1 = _minimize_rows(data_fit, u0, lr=lr, max_iter=max_iter, tol=tol)
 
+    budget = torch.div(observed.sum(dim=1) - 1, 2, rounding_mode="floor")
+    n_dropped = torch.zeros(n, dtype=budget.dtype, device=device)
     if threshold is not None:
         u_star, iter1 = _trim_blocks(
             h, observed, kept, onehot, encode, decode, fit_on, best_start, u_star, iter1,
+            n_dropped, budget,
             z_scale=z_scale, threshold=threshold, fill=fill, lr=lr, max_iter=max_iter, tol=tol,
         )
+    loo = torch.full(kept.shape, float("nan"), dtype=h.dtype, device=device)
+    if consistency_threshold is not None:
+        u_star, loo = _consistency_trim(
+            h, kept, onehot, decode, fit_on, u_star, iter1, n_dropped, budget,
+            z_scale=z_scale, threshold=consistency_threshold, lr=lr, max_iter=max_iter, tol=tol,
+        )
+        # A block left out of the data term (trimmed, or dropped as inconsistent) is compared
+        # with the fit of the kept blocks, which it did not influence: its leave-one-out
+        # residual.
+        with torch.no_grad():
+            residual = h - decode(u_star * z_scale)
+            left_out = torch.sqrt((residual * residual) @ onehot)
+        loo = torch.where((observed > 0) & (kept == 0), left_out, loo)
 
     with torch.no_grad():
         w0 = decode(encode(decode(u_star * z_scale))) / x_scale
@@ -265,7 +297,7 @@ def purify_batch(
     with torch.no_grad():
         l_hat = w_hat * x_scale
         output = decode(encode(l_hat))
-    return l_hat, output, torch.stack([iter1, iter2], dim=1), kept
+    return l_hat, output, torch.stack([iter1, iter2], dim=1), kept, loo
 
 
 # Blocks tried per trimming round: the two worst. The worst block alone is not always the
@@ -275,21 +307,19 @@ _TRIM_CANDIDATES = 4
 
 
 def _trim_blocks(
-    h, observed, kept, onehot, encode, decode, fit_on, best_start, u_star, iter1, *,
-    z_scale, threshold, fill, lr, max_iter, tol,
+    h, observed, kept, onehot, encode, decode, fit_on, best_start, u_star, iter1, n_dropped,
+    budget, *, z_scale, threshold, fill, lr, max_iter, tol,
 ):
     """Sequential trimming after stage 1 (see :func:`purify_batch`); updates ``kept``.
 
     Each round, every row whose worst kept block is above its threshold (and that may still
     drop a block: fewer than half of its observed blocks dropped) re-solves stage 1 without
     each of its (up to) two worst blocks above threshold, and keeps the re-solve whose kept
-    blocks fit best relative to their thresholds. Returns the new codes and iteration
-    counts.
+    blocks fit best relative to their thresholds. Updates ``n_dropped`` in place. Returns
+    the new codes and iteration counts.
     """
     n, n_blocks = kept.shape
     device = h.device
-    budget = torch.div(observed.sum(dim=1) - 1, 2, rounding_mode="floor")
-    n_dropped = torch.zeros(n, dtype=budget.dtype, device=device)
 
     def ratios(u, rows, mask):
         with torch.no_grad():
@@ -339,3 +369,80 @@ def _trim_blocks(
         n_dropped[sub] += 1
         u_star[sub] = best_u
     return u_star, iter1
+
+
+def leave_one_out_residuals(h, kept, onehot, decode, fit_on, u_star, *, z_scale, lr, max_iter,
+                            tol, rows=None):
+    """``||h_i - D(z_{-i})_i||`` for every kept block ``i`` of the rows ``rows``.
+
+    ``z_{-i}`` is stage 1 re-solved on the row's other kept blocks, warm-started at the
+    row's code ``u_star``; all the (row, block) problems are solved in one batch. Blocks
+    not kept, and rows keeping a single block, get NaN. Returns ``(residuals, n_iter)``
+    for the selected rows, shape ``(n_rows, M)`` and ``(n_rows,)``.
+    """
+    device = h.device
+    if rows is None:
+        rows = torch.arange(kept.shape[0], device=device)
+    sub_kept = kept.index_select(0, rows)
+    out = torch.full(sub_kept.shape, float("nan"), dtype=h.dtype, device=device)
+    n_iter = torch.zeros(rows.numel(), dtype=torch.long, device=device)
+    eligible = (sub_kept > 0) & (sub_kept.sum(dim=1, keepdim=True) >= 2)
+    local, block = torch.nonzero(eligible, as_tuple=True)
+    if local.numel() == 0:
+        return out, n_iter
+    problem_rows = rows.index_select(0, local)
+    masks = sub_kept.index_select(0, local).clone()
+    masks[torch.arange(local.numel(), device=device), block] = 0
+    u_c, _, it = _minimize_rows(
+        lambda u, r: fit_on(u, problem_rows.index_select(0, r), masks[r]),
+        u_star.index_select(0, problem_rows),
+        lr=lr,
+        max_iter=max_iter,
+        tol=tol,
+    )
+    with torch.no_grad():
+        residual = h.index_select(0, problem_rows) - decode(u_c * z_scale)
+        norms = torch.sqrt((residual * residual) @ onehot)
+        out[local, block] = norms[torch.arange(local.numel(), device=device), block]
+    n_iter.index_add_(0, local, it)
+    return out, n_iter
+
+
+def _consistency_trim(
+    h, kept, onehot, decode, fit_on, u_star, iter1, n_dropped, budget, *, z_scale, threshold,
+    lr, max_iter, tol,
+):
+    """Drop, one at a time, the kept block least consistent with the others (see
+    :func:`purify_batch`); updates ``kept``, ``iter1`` and ``n_dropped`` in place.
+
+    Returns the new codes and the final leave-one-out residuals ``(n, M)``.
+    """
+    n_blocks = kept.shape[1]
+    settings = {"z_scale": z_scale, "lr": lr, "max_iter": max_iter, "tol": tol}
+    loo, it = leave_one_out_residuals(h, kept, onehot, decode, fit_on, u_star, **settings)
+    iter1 += it
+    for _ in range(n_blocks):
+        ratio = torch.nan_to_num(loo / threshold, nan=0.0)
+        worst_ratio, worst = ratio.max(dim=1)
+        drop = (worst_ratio > 1) & (n_dropped < budget)
+        if not bool(drop.any()):
+            break
+        sub = torch.nonzero(drop).squeeze(1)
+        kept[sub, worst[sub]] = 0
+        n_dropped[sub] += 1
+        mask = kept.index_select(0, sub)
+        u_new, _, it = _minimize_rows(
+            lambda u, r, sub=sub, mask=mask: fit_on(u, sub.index_select(0, r), mask[r]),
+            u_star.index_select(0, sub),
+            lr=lr,
+            max_iter=max_iter,
+            tol=tol,
+        )
+        iter1[sub] += it
+        u_star[sub] = u_new
+        loo_sub, it = leave_one_out_residuals(
+            h, kept, onehot, decode, fit_on, u_star, rows=sub, **settings
+        )
+        iter1[sub] += it
+        loo[sub] = loo_sub
+    return u_star, loo

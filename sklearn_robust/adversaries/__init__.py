@@ -19,15 +19,28 @@ Inference-time adversaries (the CoPur threat model) corrupt some agents' feature
 so ``Pipeline([attack, defense, classifier])`` trains clean and predicts under attack:
 :class:`MissingBlocks` (missing agents), :class:`FeatureFlip` (the paper's flip attack),
 :class:`BlockNoise` (unbounded noise) and :class:`CombinedAttack` (several in sequence).
+
+White-box and adaptive inference-time attacks need the fitted model (``attack(X, y,
+estimator=...)`` or :func:`~sklearn_robust.metrics.make_robust_scorer`): :class:`PGDAttack`
+(the CoPur paper's attack and Madry et al.'s PGD), and the evaluation suite for
+purification defenses: :class:`AdaptivePGDAttack` (normalised steps, schedule, restarts,
+per-row best iterate), :class:`ThresholdAwareAttack` (stays under the purifier's detection
+threshold), :class:`BlockReplacementAttack` (genuine blocks of other inputs, line search)
+and :class:`EnsembleAttack`, which keeps per row the strongest of them
+(:func:`default_attack_suite`). Robustness figures of the library are quoted under
+:class:`EnsembleAttack`.
 """
 
+from sklearn_robust.adversaries._adaptive_pgd import AdaptivePGDAttack
 from sklearn_robust.adversaries._alie import ALIE
 from sklearn_robust.adversaries._backdoor import Backdoor
 from sklearn_robust.adversaries._block_noise import BlockNoise
+from sklearn_robust.adversaries._block_replacement import BlockReplacementAttack
 from sklearn_robust.adversaries._combined_attack import CombinedAttack
 from sklearn_robust.adversaries._constant_shift import ConstantShift
 from sklearn_robust.adversaries._dba import DBA
 from sklearn_robust.adversaries._eigen_shift import EigenShift
+from sklearn_robust.adversaries._ensemble_attack import EnsembleAttack, default_attack_suite
 from sklearn_robust.adversaries._feature_flip import FeatureFlip
 from sklearn_robust.adversaries._gaussian_noise import GaussianNoise
 from sklearn_robust.adversaries._hidra import HiDRA
@@ -43,15 +56,19 @@ from sklearn_robust.adversaries._orthogonal_spikes import OrthogonalSpikes
 from sklearn_robust.adversaries._pgd import PGDAttack
 from sklearn_robust.adversaries._sign_flip import SignFlip
 from sklearn_robust.adversaries._tma import TMA
+from sklearn_robust.adversaries._threshold_aware import ThresholdAwareAttack
 
 __all__ = [
     "ALIE",
+    "AdaptivePGDAttack",
     "Backdoor",
     "BlockNoise",
+    "BlockReplacementAttack",
     "CombinedAttack",
     "ConstantShift",
     "DBA",
     "EigenShift",
+    "EnsembleAttack",
     "FeatureFlip",
     "GaussianNoise",
     "HiDRA",
@@ -67,4 +84,6 @@ __all__ = [
     "PGDAttack",
     "SignFlip",
     "TMA",
+    "ThresholdAwareAttack",
+    "default_attack_suite",
 ]

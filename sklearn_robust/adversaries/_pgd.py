@@ -6,30 +6,58 @@ import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from sklearn_robust._adversary_base import BaseInferenceAdversary, _fill_inference_doc
-from sklearn_robust._differentiable import (
-    check_differentiable,
-    differentiable_forward,
-    forward_device,
-)
 from sklearn_robust._numerics._pgd import pgd_perturbation
+from sklearn_robust.adversaries._adaptive import (
+    _free_entries,
+    _generator,
+    _require_estimator,
+    _white_box_setup,
+    _write_back,
+)
 
 
-def _class_indices(values, classes, what):
-    """Positions of ``values`` in ``classes``; a ValueError names unknown labels."""
-    values = np.asarray(values)
-    sorter = np.argsort(classes, kind="stable")
-    pos = np.clip(np.searchsorted(classes, values, sorter=sorter), 0, len(classes) - 1)
-    index = sorter[pos]
-    unknown = values[np.asarray(classes)[index] != values]
-    if unknown.size:
-        raise ValueError(
-            f"{what} {np.unique(unknown).tolist()[:10]} not among the estimator's classes_ "
-            f"{np.asarray(classes).tolist()}. Pass labels of the classes the model was fitted on."
-        )
-    return index
+def _clip_bounds(clip, X, columns):
+    """``(low, high)`` float64 arrays over the attacked columns (or None) from ``clip``."""
+    if clip is None:
+        return None, None
+    k = columns.size
+    if isinstance(clip, str):  # "data": the range of the fitted data, NaN and inf ignored
+        part = X[:, columns].astype(np.float64)
+        finite = np.isfinite(part)
+        if not finite.any(axis=0).all():
+            raise ValueError(
+                "clip='data' needs at least one finite value in every attacked column of the "
+                "data given to fit; some attacked columns have none. Pass clip=(low, high)."
+            )
+        low = np.where(finite, part, np.inf).min(axis=0)
+        high = np.where(finite, part, -np.inf).max(axis=0)
+        return low, high
+    if len(clip) != 2:
+        raise ValueError(f"clip must be None, 'data' or a pair (low, high); got {clip!r}.")
+    bounds = []
+    for side, value in zip(("low", "high"), clip):
+        if value is None:
+            bounds.append(None)
+            continue
+        array = np.asarray(value, dtype=np.float64)
+        if array.ndim == 0:
+            array = np.full(k, float(array))
+        if array.shape != (k,) or np.isnan(array).any():
+            raise ValueError(
+                f"clip's {side} bound must be a number or one value per attacked column "
+                f"({k}), without NaN; got {value!r}."
+            )
+        bounds.append(array)
+    low, high = bounds
+    if low is not None and high is not None and np.any(low > high):
+        raise ValueError(f"clip's low bound exceeds its high bound somewhere: clip={clip!r}.")
+    return low, high
+
+
+def _bound_tensor(bound, device):
+    return None if bound is None else torch.as_tensor(bound, dtype=torch.float64, device=device)
 
 
 @_fill_inference_doc
@@ -105,15 +133,43 @@ class PGDAttack(BaseInferenceAdversary):
           attacked and the labels of ``y=None`` (the model's predictions) always come from
           the whole estimator.
 
+    n_restarts : int, default=1
+        Number of runs of ``max_iter`` steps. The first starts from the clean row (or at
+        random with ``random_start``), every later one from a random point drawn as for
+        ``random_start``; each row keeps its best iterate over all runs (with
+        ``keep_best``).
+
+    clip : None, "data" or tuple of (float or array-like, float or array-like), \
+            default=None
+        Box the attacked entries must stay in (the data domain), applied after every step:
+        None for none, ``"data"`` for the range of each attacked column over the data
+        given to :meth:`fit` (e.g. non-negative ReLU embeddings stay non-negative), or
+        ``(low, high)``, scalars or one value per attacked column (None for no bound on
+        that side). The budget always holds; a clean entry already outside the box stays
+        where the budget allows.
+
+    keep_best : bool, default=True
+        Return, for each row, the iterate that came closest to (or went furthest past)
+        success over every step and run, measured by the model's margin (the clean row
+        itself included, so the attack never returns a row it made more confidently
+        right). False returns the last iterate, as textbook PGD (and ART's and
+        torchattacks' single-start PGD) does.
+
     random_state : int, RandomState instance or None, default=None
-        Seed of the random start (unused without ``random_start``).
+        Seed of the random starts (unused without ``random_start`` and with
+        ``n_restarts=1``).
 
     Attributes
     ----------
     {inference_attributes}
 
+    clip_low_, clip_high_ : ndarray of shape (n_attacked_columns,) or None
+        The box of ``clip`` over the attacked columns (None where unbounded).
+
     See Also
     --------
+    AdaptivePGDAttack : Normalised steps, step-size schedule, restarts, margin loss.
+    EnsembleAttack : The per-row strongest of the library's adaptive attacks.
     sklearn_robust.metrics.make_robust_scorer : Score a fitted pipeline under an attack.
 
     Notes
@@ -132,7 +188,19 @@ class PGDAttack(BaseInferenceAdversary):
 
     The budget is exact: the returned data differ from the input by at most ``epsilon`` per
     row (in the chosen norm, over the attacked columns), up to the rounding of the input's
-    dtype. The attack returns the last iterate.
+    dtype. With ``keep_best`` (the default) the attack returns each row's best iterate;
+    without it, the last one.
+
+    *Knowledge model.* White-box: the attacker knows the fitted model (every step with
+    ``through="all"``, the final step only with ``through="final"``) and differentiates
+    through it; it controls the attacked agents' blocks and nothing else. It does not know
+    a defense's detection rule unless the gradient carries it. Against purification
+    defenses this is a weak attack (the raw-gradient steps barely move confident rows, and
+    the rows that move overshoot and get trimmed): evaluate defenses with
+    :class:`EnsembleAttack`, which includes it.
+
+    Steps and projections are computed in float64, so no step size (not even ``1e308``)
+    can produce NaN; an attacked entry beyond the input's dtype becomes ``+-inf``.
 
     The model's fitted state is never changed: its parameters receive no gradient, and a
     torch module is put in evaluation mode only for the forward pass.
@@ -181,6 +249,9 @@ class PGDAttack(BaseInferenceAdversary):
         "epsilon": [Interval(numbers.Real, 0, None, closed="left"), None],
         "random_start": ["boolean"],
         "through": [StrOptions({"all", "final"})],
+        "n_restarts": [Interval(numbers.Integral, 1, None, closed="left")],
+        "clip": [StrOptions({"data"}), tuple, None],
+        "keep_best": ["boolean"],
     }
 
     def __init__(
@@ -196,6 +267,9 @@ class PGDAttack(BaseInferenceAdversary):
         epsilon=None,
         random_start=False,
         through="all",
+        n_restarts=1,
+        clip=None,
+        keep_best=True,
         random_state=None,
     ):
         self.blocks = blocks
@@ -208,6 +282,9 @@ class PGDAttack(BaseInferenceAdversary):
         self.epsilon = epsilon
         self.random_start = random_start
         self.through = through
+        self.n_restarts = n_restarts
+        self.clip = clip
+        self.keep_best = keep_best
         self.random_state = random_state
 
     def _check_settings(self):
@@ -225,16 +302,11 @@ class PGDAttack(BaseInferenceAdversary):
 
     def _fit(self, X, y):
         self._check_settings()
+        self.clip_low_, self.clip_high_ = _clip_bounds(self.clip, X, self.attacked_columns_)
 
     def _attack(self, X, y, random_state, estimator):
         self._check_settings()
-        if estimator is None:
-            raise ValueError(
-                f"{type(self).__name__} is a white-box attack and needs the fitted model: "
-                "call attack(X, y, estimator=fitted_model), or score with "
-                "sklearn_robust.metrics.make_robust_scorer."
-            )
-        check_is_fitted(estimator)
+        _require_estimator(self, estimator)
         model = estimator
         if self.through == "final" and isinstance(estimator, Pipeline):
             model = estimator.steps[-1][1]
@@ -246,56 +318,17 @@ class PGDAttack(BaseInferenceAdversary):
                     f"{X.shape[1]}. Use through='all', or attack where the final step's "
                     "input is (at= in make_robust_scorer)."
                 )
-        check_differentiable(model)
-
-        classes = getattr(estimator, "classes_", None)
-        if classes is None:
-            raise ValueError(
-                f"{type(self).__name__} attacks classifiers: the estimator "
-                f"{type(estimator).__name__} has no classes_. Pass a fitted classifier (or a "
-                "Pipeline ending in one)."
-            )
-        classes = np.asarray(classes)
-        n_samples = X.shape[0]
-        if self.targeted:
-            target = _class_indices([self.target_class], classes, "target_class")[0]
-            labels = np.full(n_samples, target, dtype=np.int64)
-        else:
-            if y is None:
-                y = estimator.predict(X)
-            y = np.asarray(y)
-            if y.shape != (n_samples,):
-                raise ValueError(
-                    f"y must have shape ({n_samples},), one label per row of X; got shape "
-                    f"{y.shape}."
-                )
-            labels = _class_indices(y, classes, "labels")
-
+        _, labels, forward, device = _white_box_setup(
+            self, X, y, estimator, targeted=self.targeted, target_class=self.target_class,
+            model=model,
+        )
         columns = self.attacked_columns_
-        if n_samples == 0 or columns.size == 0:
+        if X.shape[0] == 0 or columns.size == 0:
             return X
-        device = forward_device(model)
-        n_classes = len(classes)
-
-        def forward(Z):
-            out = differentiable_forward(model, Z)
-            if out.ndim != 2 or out.shape[1] != n_classes:
-                raise ValueError(
-                    f"the forward pass of {type(model).__name__} returned shape "
-                    f"{tuple(out.shape)}; an attack on a classifier with {n_classes} classes "
-                    f"needs logits of shape ({Z.shape[0]}, {n_classes})."
-                )
-            return out.to(device)
-
-        # Entries the attack may change: finite, in a block the agent sent (a block holding
-        # any NaN is missing for that row and stays as it is).
-        base = X[:, columns]
-        observed = self.layout_.observed(X)[:, self.layout_.block_of_column[columns]]
-        free = observed & np.isfinite(base)
-        generator = torch.Generator().manual_seed(int(random_state.randint(np.iinfo(np.int32).max)))
+        free = _free_entries(self, X)
         delta = pgd_perturbation(
             forward,
-            torch.as_tensor(X, dtype=torch.float32, device=device),
+            torch.as_tensor(X, dtype=torch.float64, device=device),
             torch.as_tensor(columns, dtype=torch.long, device=device),
             torch.as_tensor(free, device=device),
             torch.as_tensor(labels, dtype=torch.long, device=device),
@@ -305,8 +338,10 @@ class PGDAttack(BaseInferenceAdversary):
             norm=self.norm,
             epsilon=None if self.epsilon is None else float(self.epsilon),
             random_start=bool(self.random_start),
-            generator=generator,
+            generator=_generator(random_state),
+            n_restarts=int(self.n_restarts),
+            low=_bound_tensor(self.clip_low_, device),
+            high=_bound_tensor(self.clip_high_, device),
+            keep_best=bool(self.keep_best),
         )
-        delta = delta.cpu().numpy()
-        X[:, columns] = np.where(delta != 0, base + delta.astype(X.dtype, copy=False), base)
-        return X
+        return _write_back(X, columns, delta.cpu().numpy())

@@ -3,7 +3,9 @@
 import numbers
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
@@ -14,6 +16,7 @@ from tqdm.auto import tqdm
 from sklearn_robust._differentiable import _forward, check_differentiable
 from sklearn_robust.adversaries import PGDAttack
 from sklearn_robust.estimators._fusion_classifier import MLPFusionClassifier
+from sklearn_robust.nets._utils import non_finite_net_state
 
 _SEED_MAX = np.iinfo(np.int32).max
 
@@ -63,6 +66,65 @@ def _craft(estimator, attack, X, y, block_wise, rng):
         adversary.fit(X, y)
         X_adv[rows] = adversary.attack(X[rows], y[rows], estimator=estimator)
     return X_adv, chosen
+
+
+def _non_finite_state(estimator, depth=0):
+    """Where a fitted estimator holds NaN or inf, as text, or None when all is finite.
+
+    Looks at torch networks (parameters, buffers, skorch's recorded losses), at the steps of
+    a pipeline, and at the fitted floating arrays and nested estimators of any estimator
+    (``coef_``, ``net_``, ``estimator_``, ...), a few levels deep.
+    """
+    if depth > 3:
+        return None
+    if hasattr(estimator, "module_") and hasattr(estimator, "history"):  # a skorch net
+        return non_finite_net_state(estimator)
+    if isinstance(estimator, torch.nn.Module):
+        for name, tensor in [*estimator.named_parameters(), *estimator.named_buffers()]:
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                return f"weights ({name})"
+        return None
+    if isinstance(estimator, Pipeline):
+        for name, step in estimator.steps:
+            where = _non_finite_state(step, depth + 1)
+            if where is not None:
+                return f"step {name!r}: {where}"
+        return None
+    if not isinstance(estimator, BaseEstimator):
+        return None
+    for name, value in sorted(vars(estimator).items()):
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, np.ndarray) and item.dtype.kind in "fc":
+                if not np.isfinite(item).all():
+                    return name
+            elif isinstance(item, (BaseEstimator, torch.nn.Module)) or hasattr(item, "module_"):
+                where = _non_finite_state(item, depth + 1)
+                if where is not None:
+                    return f"{name}: {where}"
+    return None
+
+
+def _check_finite_round(estimator, X_adv, owner, r, attack):
+    """Stop adversarial training at a non-finite attack output or a diverged base model."""
+    if X_adv is not None and not np.isfinite(X_adv).all():
+        rows = np.flatnonzero(~np.isfinite(X_adv).all(axis=1))
+        raise ValueError(
+            f"{owner}: in round {r} the attack {type(attack).__name__} returned NaN or inf in "
+            f"{rows.size} adversarial rows; training stopped instead of fitting on them. Bound "
+            "the attack (eps, clip) or check its settings."
+        )
+    where = _non_finite_state(estimator)
+    if where is not None:
+        what = "the clean fit" if r == 0 else f"round {r}"
+        raise ValueError(
+            f"{owner}: training diverged at {what}: the base classifier "
+            f"{type(estimator).__name__}'s {where} became NaN or inf; training stopped "
+            "instead of returning a broken model. Lower its learning rate, bound the attack "
+            "(eps, clip), or rescale the features."
+        )
 
 
 def _accuracy(estimator, X, y):
@@ -308,6 +370,14 @@ class AdversarialTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         -------
         self : AdversarialTrainingClassifier
             The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If an attack returns NaN or inf, or the base classifier's training diverges (NaN
+            or inf in its weights, fitted arrays or recorded losses, checked after the clean
+            fit and every round): training stops, naming the round, instead of returning a
+            broken model.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
@@ -316,7 +386,9 @@ class AdversarialTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         estimator = _fill_random_states(base, rng)
         attack_ = clone(attack).fit(X, y)  # checks the attack's settings before training
 
+        owner = type(self).__name__
         estimator.fit(X, y)
+        _check_finite_round(estimator, None, owner, 0, attack)
         history = []
         X_train = [X]  # clean rows, then adversarial rows (all rounds' or the last round's)
         rounds = tqdm(
@@ -324,6 +396,8 @@ class AdversarialTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
         )
         for r in rounds:
             X_adv, _ = _craft(estimator, attack, X, y, self.block_wise, rng)
+            if not np.isfinite(X_adv).all():
+                _check_finite_round(estimator, X_adv, owner, r + 1, attack)
             history.append(
                 {
                     "round": r,
@@ -336,6 +410,7 @@ class AdversarialTrainingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEst
                 break
             X_train = [*X_train, X_adv] if self.accumulate else [X, X_adv]
             estimator.fit(np.concatenate(X_train), np.tile(y, len(X_train)))
+            _check_finite_round(estimator, None, owner, r + 1, attack)
 
         self.estimator_ = estimator
         self.attack_ = attack_

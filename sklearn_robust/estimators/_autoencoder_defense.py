@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_robust._device import check_device
 from sklearn_robust._layout import _blocks_constraint, check_blocks
 
 # Values farther than this many training standard deviations outside a column's training
@@ -104,6 +105,7 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         return self
 
     def _fit(self, X):
+        check_device(self.device, type(self).__name__)
         self.layout_ = check_blocks(self.blocks, X.shape[1])
         complete = np.isfinite(X).all(axis=1)
         if complete.sum() < 2:
@@ -114,13 +116,17 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
             )
         X_train = np.asarray(X[complete], dtype=np.float64)
         self.n_train_rows_ = int(complete.sum())
-        self.mean_ = X_train.mean(axis=0)
-        scale = X_train.std(axis=0)
+        self.mean_, scale = _safe_mean_std(X_train)
         positive = scale[scale > 0]
         fallback = float(np.mean(positive)) if positive.size else 1.0
         self.scale_ = np.where(scale > 0, scale, fallback)
-        self.clip_min_ = X_train.min(axis=0) - _CLIP_STDS * self.scale_
-        self.clip_max_ = X_train.max(axis=0) + _CLIP_STDS * self.scale_
+        with np.errstate(over="ignore"):
+            low = X_train.min(axis=0) - _CLIP_STDS * self.scale_
+            high = X_train.max(axis=0) + _CLIP_STDS * self.scale_
+        big = np.finfo(np.float64).max
+        self.clip_min_ = np.clip(low, -big, big)
+        self.clip_max_ = np.clip(high, -big, big)
+        self.unit_ = _working_unit(self.clip_min_, self.clip_max_)
         Z = (X_train - self.mean_) / self.scale_
         random_state = check_random_state(self.random_state)
         self.autoencoder_ = self._build_autoencoder(Z, random_state)
@@ -135,10 +141,8 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
             )
         module.eval()
         with torch.no_grad():
-            codes = self._encode(self._to_tensor(X_train))
-            self.latent_center_ = (
-                self._encode(self._to_tensor(self.mean_[None, :]))[0].cpu().numpy()
-            )
+            codes = self._encode(self._units(X_train))
+            self.latent_center_ = self._encode(self._units(self.mean_[None, :]))[0].cpu().numpy()
         codes = codes.cpu().numpy().astype(np.float64)
         latent_scale = codes.std(axis=0)
         positive = latent_scale[latent_scale > 0]
@@ -147,12 +151,11 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         )
         self.latent_dim_ = int(codes.shape[1])
         # Per-block reconstruction residuals of the clean rows: the yardstick to flag blocks.
-        with torch.no_grad():
-            recon = self._reconstruct(self._to_tensor(X_train)).cpu().numpy().astype(np.float64)
+        recon = self._reconstruct_array(X_train)
         residuals = _block_norms(X_train - recon, self.layout_)
         # The floor (1 % of a block's typical norm) keeps a near-perfect autoencoder from
         # flagging blocks that differ by the solver's precision only.
-        typical_norm = np.sqrt([np.sum(self.scale_[ix] ** 2) for ix in self.layout_.indices])
+        typical_norm = _block_norms(self.scale_[None, :], self.layout_)[0]
         self.residual_threshold_ = (
             3.0 * np.quantile(residuals, 0.99, axis=0) + _FLAG_FLOOR * typical_norm
         )
@@ -203,26 +206,38 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
     def _to_tensor(self, array):
         return torch.as_tensor(np.asarray(array), dtype=self._dtype(), device=self._device())
 
+    def _units(self, array):
+        """A numpy array in the units of X as a tensor in working units (``X / unit_``)."""
+        return self._to_tensor(np.asarray(array, dtype=np.float64) / self.unit_)
+
     def _constants(self):
-        """mean, scale, latent scale and centre, clip bounds as tensors on the net's device."""
-        t = self._to_tensor
+        """Standardisation, latent scale and centre, clip bounds: tensors in working units.
+
+        Working units are the units of X divided by ``unit_``, a power of two that is 1 for
+        any data whose clip bounds fit comfortably in the network's float32 (all ordinary
+        data: nothing changes, not even the rounding). A training set with a huge row gets
+        a larger unit, so that every value the solver computes with, clipped corruption
+        included, stays finite (the l2,1 objective is homogeneous: its minimiser does not
+        depend on the unit).
+        """
+        t = self._units
         return {
             "mean": t(self.mean_),
             "scale": t(self.scale_),
-            "latent_scale": t(self.latent_scale_),
-            "latent_center": t(self.latent_center_),
+            "latent_scale": self._to_tensor(self.latent_scale_),
+            "latent_center": self._to_tensor(self.latent_center_),
             "clip_min": t(self.clip_min_),
             "clip_max": t(self.clip_max_),
         }
 
     def _codec(self, constants=None):
-        """``(encode, decode)``: the autoencoder's halves in the original units of X.
+        """``(encode, decode)``: the autoencoder's halves in working units (X / ``unit_``).
 
         ``constants`` (from :meth:`_constants`) avoids converting the standardisation to
         tensors at every call inside solver loops.
         """
         if constants is None:
-            mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
+            mean, scale = self._units(self.mean_), self._units(self.scale_)
         else:
             mean, scale = constants["mean"], constants["scale"]
         module = self.autoencoder_.module_
@@ -244,6 +259,20 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
     def _reconstruct(self, x):
         return self._decode(self._encode(x))
 
+    def _reconstruct_array(self, H, batch_size=8192):
+        """``D(E(H))`` of a finite numpy array in the units of X, as float64 numpy."""
+        out = np.empty(H.shape, dtype=np.float64)
+        with torch.no_grad():
+            for rows in _batches(H.shape[0], batch_size):
+                recon = self._reconstruct(self._units(H[rows])).cpu().numpy()
+                out[rows] = recon.astype(np.float64) * self.unit_
+        return out
+
+    def _to_output(self, values, dtype):
+        """float64 values in the units of X as ``dtype``, finite (clipped to its range)."""
+        big = np.finfo(dtype).max
+        return np.clip(np.nan_to_num(values, nan=0.0), -big, big).astype(dtype)
+
     def _received(self, X):
         """Observed-block mask and a finite, clipped copy of ``X`` (missing blocks at the mean).
 
@@ -259,13 +288,14 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
     def _torch_project(self, X):
         """Differentiable ``D(E(.))`` of a tensor, filled and clipped as in :meth:`_received`."""
         check_is_fitted(self)
-        x = X.to(device=self._device(), dtype=self._dtype())
+        x = X.to(device=self._device(), dtype=torch.float64) / self.unit_
         c = self._constants()
         block_nan = torch.isnan(x).to(x.dtype) @ _onehot(self.layout_, x) > 0
         missing = block_nan[:, torch.as_tensor(self.layout_.block_of_column, device=x.device)]
-        x = torch.where(missing, c["mean"], x)
-        x = torch.minimum(torch.maximum(torch.nan_to_num(x), c["clip_min"]), c["clip_max"])
-        return self._reconstruct(x).to(X.dtype)
+        low, high = c["clip_min"].double(), c["clip_max"].double()
+        x = torch.where(missing, c["mean"].double(), x)
+        x = torch.minimum(torch.maximum(torch.nan_to_num(x), low), high)
+        return (self._reconstruct(x.to(self._dtype())).double() * self.unit_).to(X.dtype)
 
     def _warn_empty_rows(self, observed):
         empty = ~observed.any(axis=1)
@@ -288,6 +318,31 @@ class _BaseAutoencoderDefense(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         )
 
 
+def _safe_mean_std(X):
+    """Column means and standard deviations of a finite float64 ``X``, without overflow.
+
+    Each column is divided by its largest absolute value first, so a row near the float64
+    limit gives a finite (huge) standard deviation instead of ``inf``.
+    """
+    top = np.abs(X).max(axis=0)
+    top = np.where(top > 0, top, 1.0)
+    scaled = X / top
+    return scaled.mean(axis=0) * top, scaled.std(axis=0) * top
+
+
+# Largest magnitude the solver meets in working units: squares of block residuals of such
+# values stay far below the float32 limit (~3.4e38) in any block of up to ~1e8 columns.
+_WORKING_RANGE = 2.0**50
+
+
+def _working_unit(clip_min, clip_max):
+    """Smallest power of two ``u >= 1`` with every clip bound within ``_WORKING_RANGE * u``."""
+    top = float(max(np.abs(clip_min).max(initial=0.0), np.abs(clip_max).max(initial=0.0)))
+    if not np.isfinite(top) or top <= _WORKING_RANGE:
+        return 1.0
+    return float(2.0 ** np.ceil(np.log2(top / _WORKING_RANGE)))
+
+
 def _module_arguments(module):
     """Names of the constructor arguments of a module class (empty for an instance)."""
     if isinstance(module, type):
@@ -296,9 +351,22 @@ def _module_arguments(module):
 
 
 def _block_norms(R, layout):
-    """Euclidean norm of each block of each row of ``R``: shape (n_samples, n_blocks)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.stack([np.linalg.norm(R[:, ix], axis=1) for ix in layout.indices], axis=1)
+    """Euclidean norm of each block of each row of ``R``: shape (n_samples, n_blocks).
+
+    Computed without overflow for finite entries (each block scaled by its largest
+    magnitude); inf entries give inf, NaN gives NaN.
+    """
+    norms = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for ix in layout.indices:
+            part = R[:, ix]
+            top = np.max(np.abs(part), axis=1, keepdims=True) if part.size else np.zeros(
+                (R.shape[0], 1)
+            )
+            safe = np.where((top > 0) & np.isfinite(top), top, 1.0)
+            norm = np.linalg.norm(part / safe, axis=1) * safe[:, 0]
+            norms.append(np.where(np.isinf(top[:, 0]), np.inf, norm))
+    return np.stack(norms, axis=1)
 
 
 def _batches(n_samples, batch_size):

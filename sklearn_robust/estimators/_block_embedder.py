@@ -17,7 +17,12 @@ from sklearn_robust.estimators._fusion_classifier import (
 )
 from sklearn_robust.nets import BlockEmbedderModule
 from sklearn_robust.nets._modules import _check_sizes
-from sklearn_robust.nets._utils import batched_forward, fit_classifier_net, torch_input
+from sklearn_robust.nets._utils import (
+    batched_forward,
+    check_finite_net,
+    fit_classifier_net,
+    torch_input,
+)
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -135,7 +140,7 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
 
     NaN appears in the output only for missing agents. In :meth:`fit`, rows with a missing
     block are not used (with ``training="local"``, agent ``k`` trains on the rows where its
-    own block is observed); inf is refused.
+    own block is observed); inf and values beyond float32's range are refused.
 
     Joint or local training. Jointly trained extractors specialise: each agent encodes what
     the others do not, which suits a clean fusion center. Locally trained ones are redundant
@@ -236,7 +241,8 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Raw features of all agents. Rows with NaN (a missing agent) are not used by the
-            nets of that agent (with ``training="joint"``, not at all); inf is refused.
+            nets of that agent (with ``training="joint"``, not at all); inf and values
+            beyond float32's range are refused (ValueError).
         y : array-like of shape (n_samples,)
             Class labels, at least two distinct ones.
 
@@ -248,6 +254,16 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan"
         )
+        with np.errstate(invalid="ignore"):
+            beyond = np.abs(X) > _FLOAT32_MAX  # NaN (missing) compares False
+        if beyond.any():
+            rows = np.flatnonzero(beyond.any(axis=1))
+            raise ValueError(
+                f"{type(self).__name__} trains float32 networks, and X holds values beyond "
+                f"float32's range (|x| > {_FLOAT32_MAX:.3g}) in rows {rows[:10].tolist()}"
+                f"{' ...' if rows.size > 10 else ''}; they would be read as inf and break "
+                "training. Rescale the features or drop those rows."
+            )
         layout = check_blocks(self.blocks, X.shape[1])
         dims = self._embedding_dims(layout.n_blocks)
         hidden = _check_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
@@ -289,6 +305,8 @@ class BlockEmbedder(TransformerMixin, BaseEstimator):
             )
             for group, used in zip(groups, rows)
         ]
+        for net in self.nets_:
+            check_finite_net(net, type(self).__name__)
         self.blocks_out_ = dims
         self.n_features_out_ = int(sum(dims))
         return self

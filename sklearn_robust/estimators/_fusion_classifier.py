@@ -11,9 +11,17 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_robust._device import check_device
 from sklearn_robust.nets import MLPModule
 from sklearn_robust.nets._modules import _check_sizes
-from sklearn_robust.nets._utils import batched_forward, fit_classifier_net, torch_input
+from sklearn_robust.nets._utils import (
+    batched_forward,
+    check_finite_net,
+    fit_classifier_net,
+    torch_input,
+)
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # Training parameters shared with BlockEmbedder (sklearn vocabulary).
 _TRAINING_CONSTRAINTS = {
@@ -45,6 +53,7 @@ def _encode_labels(estimator, y):
 
 def _training_kwargs(estimator, random_state):
     """The skorch training settings of an estimator using ``_TRAINING_CONSTRAINTS``."""
+    check_device(estimator.device, type(estimator).__name__)
     return {
         "lr": estimator.lr,
         "max_epochs": estimator.max_epochs,
@@ -173,14 +182,30 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_finite(self, X):
-        if not np.isfinite(X).all():
-            bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        with np.errstate(invalid="ignore"):
+            # beyond float32's range: the float32 network would read inf
+            bad_rows = ~(np.abs(X) <= _FLOAT32_MAX).all(axis=1)
+        if bad_rows.any():
+            bad = np.flatnonzero(bad_rows)
             raise ValueError(
-                f"{type(self).__name__} got NaN or inf in X (rows {bad[:10].tolist()}"
+                f"{type(self).__name__} got NaN, inf or values beyond float32's range (the "
+                f"network's, |x| > {_FLOAT32_MAX:.3g}) in X (rows {bad[:10].tolist()}"
                 f"{' ...' if bad.size > 10 else ''}). The fusion classifier is trained and used "
                 "on purified features: put a CoPurTransformer before it to handle missing "
                 "(NaN) or corrupted (inf) agents."
             )
+
+    def _check_logits(self, logits):
+        finite = np.isfinite(logits).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"{type(self).__name__}'s float32 network overflows (inf or NaN logits) on "
+                f"rows {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} of X: their "
+                "values are too large for it. Rescale the features, or put a "
+                "CoPurTransformer before the classifier to purify corrupted agents."
+            )
+        return logits
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -197,6 +222,12 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : MLPFusionClassifier
             The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If ``device`` is not a device of this machine (before any training), or if
+            training diverged (NaN or inf weights or losses: lower ``lr``).
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         self._check_finite(X)
@@ -213,6 +244,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             },
             **_training_kwargs(self, self.random_state),
         )
+        check_finite_net(self.net_, type(self).__name__)
         return self
 
     def _logits(self, X):
@@ -222,7 +254,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         )
         self._check_finite(X)
         module = self.net_.module_
-        return batched_forward(module, X.astype(np.float32, copy=False), module, self.batch_size)
+        logits = batched_forward(module, X.astype(np.float32, copy=False), module, self.batch_size)
+        return self._check_logits(logits)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -230,7 +263,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Finite features.
+            Finite features, within float32's range; a row on which the network overflows
+            raises a ValueError (never NaN probabilities).
 
         Returns
         -------

@@ -1,9 +1,6 @@
 """ManifoldProjection: the CoPur paper's baseline defense D(E(h))."""
 
-import numpy as np
-import torch
-
-from sklearn_robust.estimators._autoencoder_defense import _BaseAutoencoderDefense, _batches
+from sklearn_robust.estimators._autoencoder_defense import _BaseAutoencoderDefense
 
 
 class ManifoldProjection(_BaseAutoencoderDefense):
@@ -53,6 +50,11 @@ class ManifoldProjection(_BaseAutoencoderDefense):
 
     scale_ : ndarray of shape (n_features,)
         Column standard deviations of the training rows (standardisation of the autoencoder).
+
+    unit_ : float
+        Power of two the features are divided by before they reach the float32 network
+        (1.0 for any ordinary data; larger after a training set with a huge row, so that
+        nothing overflows).
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
@@ -115,11 +117,7 @@ class ManifoldProjection(_BaseAutoencoderDefense):
         X = self._validate_transform_input(X)
         observed, H = self._received(X)
         self._warn_empty_rows(observed)
-        out = np.empty(X.shape, dtype=X.dtype)
-        with torch.no_grad():
-            for rows in _batches(X.shape[0], 8192):
-                out[rows] = self._reconstruct(self._to_tensor(H[rows])).cpu().numpy()
-        return out
+        return self._to_output(self._reconstruct_array(H), X.dtype)
 
     def _torch_forward(self, X):
         """Differentiable ``D(E(fill(X)))`` for white-box attacks (tensor in, tensor out)."""

@@ -20,6 +20,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import DataLoader
 
+from sklearn_robust._device import check_device
+
 __all__ = [
     "SeededNetMixin",
     "local_torch_rng",
@@ -338,6 +340,7 @@ class SeededNetMixin:
         self : object
             The initialised net.
         """
+        check_device(self.device, type(self).__name__)
         self._draw_seeds()
         return super().initialize()
 

@@ -19,6 +19,43 @@ def module_device_dtype(module):
     return torch.device("cpu"), torch.float32
 
 
+def non_finite_net_state(net):
+    """Where a fitted skorch net holds NaN or inf, as text, or None when all is finite.
+
+    Looks at the module's parameters and buffers and at the recorded training (and
+    validation) losses: a net whose optimiser diverged (a learning rate too large for the
+    data, features of huge scale) ends with such values, and every prediction it makes is
+    then meaningless.
+    """
+    module = getattr(net, "module_", None)
+    if isinstance(module, torch.nn.Module):
+        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                return f"weights ({name})"
+    history = getattr(net, "history", None)
+    for key in ("train_loss", "valid_loss"):
+        try:
+            losses = np.asarray(history[:, key], dtype=np.float64) if history else None
+        except (KeyError, ValueError, TypeError):
+            continue
+        if losses is not None and losses.size and not np.isfinite(losses).all():
+            epoch = int(np.flatnonzero(~np.isfinite(losses))[0]) + 1
+            return f"{key.replace('_', ' ')} (from epoch {epoch})"
+    return None
+
+
+def check_finite_net(net, owner):
+    """Refuse a net whose training diverged: a ``ValueError`` naming what and the fix."""
+    where = non_finite_net_state(net)
+    if where is not None:
+        raise ValueError(
+            f"{owner}: training diverged, its network's {where} became NaN or inf; training "
+            "stopped instead of returning a broken model. Lower lr, or rescale the features "
+            "(StandardScaler), or purify corrupted agents first (CoPurTransformer)."
+        )
+    return net
+
+
 def batched_forward(fn, X, module, batch_size):
     """Apply ``fn`` to ``X`` batch by batch, in eval mode and without gradients.
 
@@ -73,6 +110,8 @@ def torch_input(X, module, n_features, owner):
 def _validation_split(y, validation_fraction):
     """A ``ValidSplit`` for ``y``, stratified when every class can be, or None if too small."""
     n_samples = len(y)
+    # Not a count the library chooses: the number of rows skorch's ValidSplit (scikit-learn's
+    # shuffle splits) will hold out, which rounds up; count_from_fraction would disagree.
     n_valid = math.ceil(validation_fraction * n_samples)
     if n_valid < 1 or n_samples - n_valid < 1:
         return None
