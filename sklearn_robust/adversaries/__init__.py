@@ -55,8 +55,8 @@ from sklearn_robust.adversaries._mpa import MPA
 from sklearn_robust.adversaries._orthogonal_spikes import OrthogonalSpikes
 from sklearn_robust.adversaries._pgd import PGDAttack
 from sklearn_robust.adversaries._sign_flip import SignFlip
-from sklearn_robust.adversaries._tma import TMA
 from sklearn_robust.adversaries._threshold_aware import ThresholdAwareAttack
+from sklearn_robust.adversaries._tma import TMA
 
 __all__ = [
     "ALIE",
