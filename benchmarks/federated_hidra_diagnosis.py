@@ -97,7 +97,7 @@ def main():
             X_layer = log[(round_ - 1) * n_layers + layer]
             poisoned = HiDRA(sigma=sigma).fit_poison(X_layer, byzantine=byzantine)
             honest_mean = X_layer[~byzantine].astype(np.float64).mean(axis=0)
-            filt = FilteringMean(eps=0.2, sigma=sigma).fit(poisoned)
+            filt = FilteringMean(eps=0.2, sigma=sigma, expansion=20).fit(poisoned)
             noreg = NoRegretMean(eps=0.2, sigma=sigma).fit(poisoned)
             pruned = (noreg.weights_[:, byzantine] == 0).all(axis=1).mean()
             ratios, ranks = _chunk_stats(X_layer, byzantine, sigma)

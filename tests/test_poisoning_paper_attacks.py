@@ -244,7 +244,7 @@ def test_hidra_at_the_filters_threshold_is_not_detected_and_biases_every_chunk()
         for s in range(0, d, chunk)
     )
     Xp = HiDRA(n_byzantine=20, sigma=sigma).fit_poison(X)
-    filt = FilteringMean(eps=0.2, sigma=sigma, chunk_size=chunk).fit(Xp)
+    filt = FilteringMean(eps=0.2, sigma=sigma, expansion=20, chunk_size=chunk).fit(Xp)
     assert filt.support_[80:].all()  # the published magnitude stays under the threshold
     np.testing.assert_allclose(filt.weights_, 1.0 / n)  # not even down-weighted
     eps = 0.2
@@ -259,6 +259,5 @@ def test_hidra_at_the_filters_threshold_is_not_detected_and_biases_every_chunk()
         assert shift @ mu == pytest.approx(-c * np.linalg.norm(mu), rel=1e-9)
     # twice the magnitude is caught: the filter drops the byzantine rows
     louder = HiDRA(n_byzantine=20, sigma=4 * sigma).fit_poison(X)
-    assert not FilteringMean(eps=0.2, sigma=sigma, chunk_size=chunk).fit(louder).support_[
-        80:
-    ].any()
+    paper = FilteringMean(eps=0.2, sigma=sigma, expansion=20, chunk_size=chunk)
+    assert not paper.fit(louder).support_[80:].any()

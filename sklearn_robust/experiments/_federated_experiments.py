@@ -139,7 +139,7 @@ def default_federated_aggregators(byzantine_fraction=0.2, *, setting="small", si
     'RandEigen'
     >>> paper = default_federated_aggregators(setting="paper", sigma=0.04)
     >>> paper["FILTERING"]
-    FilteringMean(sigma=0.04)
+    FilteringMean(expansion=20, sigma=0.04)
     """
     _check_setting(setting)
     eps = byzantine_fraction
