@@ -322,6 +322,10 @@ def _tail_excess(distance, n_rows):
     return min(whole, best + 1), float(ordered[best])
 
 
+# Score of a row that differs from a majority of identical rows (see _robust_standardise).
+_FAR_SCORE = 1e12
+
+
 def _robust_standardise(values):
     """``(values - median) / (1.4826 MAD)``, the MAD taken over distinct values.
 
@@ -338,6 +342,16 @@ def _robust_standardise(values):
         np.abs(ordered[1:]), np.abs(ordered[:-1])
     )
     distinct = ordered[new_value]
+    # A group of equal values holding more than half the rows is honest (fewer than half
+    # are byzantine): its zero spread is the honest spread, and every other row is far
+    # beyond any honest one (a large finite score, so that removal weights stay finite).
+    starts = np.flatnonzero(new_value)
+    runs = np.diff(np.append(starts, ordered.size))
+    if runs.size and 2 * int(runs.max()) > ordered.size and runs.size > 1:
+        group = ordered[starts[int(np.argmax(runs))]]
+        tol = 1e-9 * max(abs(float(group)), np.finfo(np.float64).tiny)
+        far = np.abs(values - group) > tol
+        return np.where(far, np.sign(values - group) * _FAR_SCORE, 0.0)
     scale = _MAD_TO_STD * np.median(np.abs(distinct - centre))
     if not scale > 0:
         scale = math.sqrt(float(np.mean(dev**2)))
