@@ -32,6 +32,7 @@ from sklearn_robust.estimators import (
     CenteredClipping,
     FederatedClassifier,
     GeometricMedian,
+    MLPFusionClassifier,
     NoRegretMean,
     RandEigenMean,
     RobustGradientClassifier,
@@ -392,6 +393,10 @@ def _fits():
         "RandEigenMean": lambda: RandEigenMean(random_state=0).fit(Xr).location_,
         "RobustGradientClassifier": lambda: RobustGradientClassifier(
             max_epochs=2, batch_size=16, random_state=0
+        ).fit(X, y).predict_proba(X),
+        "MLPFusionClassifier": lambda: MLPFusionClassifier(
+            hidden_layer_sizes=(4,), max_epochs=3, batch_size=16, early_stopping=False,
+            random_state=0,
         ).fit(X, y).predict_proba(X),
         "FederatedClassifier": lambda: FederatedClassifier(
             n_clients=4, n_rounds=2, local_epochs=1, module__hidden_layer_sizes=(4,),
