@@ -308,8 +308,14 @@ def geometric_median(X, max_iter, tol, smoothing):
     if finite_logs.size == 0:
         # Every row equals the coordinate median.
         return median, np.full(n_samples, 1.0 / n_samples), 0, True
+    at_median = ~np.isfinite(log_dist)
+    if 2 * int(at_median.sum()) > n_samples:
+        # More than half the rows are one point (the coordinate median): the sum of the unit
+        # vectors towards the others is shorter than its multiplicity, so that point is the
+        # geometric median, exactly.
+        return median, at_median / at_median.sum(), 0, True
     log_spread = float(np.median(np.where(np.isfinite(log_dist), log_dist, -np.inf)))
-    if not np.isfinite(log_spread):  # more than half the rows at the median
+    if not np.isfinite(log_spread):  # half the rows at the median
         log_spread = float(np.median(finite_logs))
     unit_exp = int(np.floor(log_spread))
     # Multiplier of the scaled rows: scale_i * f_i / 2**unit_exp, with f_i <= 1 the clip.
