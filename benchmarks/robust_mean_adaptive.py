@@ -74,6 +74,10 @@ def estimators(eps, n_bad, peers):
     return ours
 
 
+def _cell(value):
+    return "no result" if value != value else f"{value:.3f}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 sigma, 2 seeds, d = 1000")
@@ -131,12 +135,21 @@ def main(argv=None):
                 s = by[(sigma, family, e)]
                 value = s["median_bias"] if family.startswith("easy") else s["worst_bias"]
                 if not family.startswith("easy"):
-                    worst[e] = max(worst[e], value)
-                cells.append(f"{value:.3f}")
+                    # No result (NaN) is worse than any bias.
+                    worst[e] = value if value != value else max(worst[e], value)
+                cells.append(_cell(value))
             lines.append(f"| {family} | " + " | ".join(cells) + " |")
-        lines.append("| **worst adaptive** | " + " | ".join(f"**{worst[e]:.3f}**" for e in names)
+        lines.append("| **worst adaptive** | " + " | ".join(f"**{_cell(worst[e])}**" for e in names)
                      + " |")
         lines.append("")
+    if any(r["bias"] != r["bias"] for r in records):
+        lines += [
+            "*no result*: the aggregator returned no vector (None, or an error) or did not "
+            "return within ByzFLMean's time limit (10 s, where it normally takes 0.1 s; "
+            "ByzFL 0.0.11's CAF loops forever once its largest score sits on a row it has "
+            "weighted to zero, see benchmarks/_peers.py).",
+            "",
+        ]
     lines += ["## RandEigen at its worst magnitude (scale 1)", "",
               "| family | worst bias | magnitude | honest removed | byzantine kept | fit s |",
               "|---|---|---|---|---|---|"]

@@ -43,6 +43,7 @@ from sklearn_robust._numerics._backend import is_torch, rows_max_abs
 _WINDOW = 50
 _SATURATE = 200
 _MEDOID_COLUMNS = 2048
+_MEDOID_WORK = 2**31
 # MAD -> standard deviation of a Gaussian.
 _MAD_TO_STD = 1.482602218505602
 # Slack of the tail-count test, in Poisson standard deviations of the expected count: with
@@ -57,6 +58,14 @@ _DUPLICATE_FRACTION = 0.25
 _MAD_EFFICIENCY = 0.37
 # Relative spread of the cube-rooted distances below which they count as concentrated.
 _CONCENTRATED = 0.05
+# survivors_mean sums whole rows (one call per row) from this many features on.
+_ROW_SUM_FEATURES = 4096
+_ROW_SUM_COLUMNS = 65536  # 512 KiB of float64 accumulator
+# The pass over X sums the centred rows on the way when its chunks are this wide (few rows),
+# for the rows within 2**_SUM_WINDOW of the common unit: subtracting a removed row from that
+# sum later loses at most ~2**(_SUM_WINDOW - 52) of the unit per row, far below float32.
+_FUSED_SUM_COLUMNS = 16384
+_SUM_WINDOW = 8
 # The distance test needs this many features (see _filter_round).
 _MIN_DISTANCE_FEATURES = 8
 
@@ -80,6 +89,9 @@ def _reference_row(X, rows, n_columns=_MEDOID_COLUMNS):
     columns, so its cost does not grow with d.
     """
     d = X.shape[1]
+    # The n x n distances cost n^2 * columns: past ~1000 rows, fewer columns keep it near
+    # one second's fraction (2**31 multiply-adds), never under 256 columns.
+    n_columns = int(max(256, min(n_columns, _MEDOID_WORK // max(1, len(rows)) ** 2)))
     step = max(1, d // n_columns)
     # Column subsample first (a view), then the rows: only the small block is copied.
     if is_torch(X):
@@ -141,6 +153,42 @@ class _Centred:
         else:
             self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float32)
             self._factors = _split_pow2(self.row_exp - self.unit_exp)
+        self._buffer = None
+        # Fused survivors' sum: while the pass over X runs, the rows near the common unit
+        # (within 2**_SUM_WINDOW, not rescaled) are summed in float64, so that the survivors'
+        # mean needs only the removed rows read again (see fused_mean). Only for few wide rows
+        # (chunks of at least _FUSED_SUM_COLUMNS), where summing a chunk costs a few calls on
+        # data still in cache.
+        self.colsum, self.summed = None, None
+        if (
+            not self.torch
+            and not self.wide_all
+            and chunk_size >= _FUSED_SUM_COLUMNS
+            and X.shape[1] >= _ROW_SUM_FEATURES
+        ):
+            self.summed = np.flatnonzero((self.row_exp == 0) & (rel <= _SUM_WINDOW))
+            self.colsum = np.zeros(X.shape[1], dtype=np.float64)
+
+    def fused_mean(self, alive):
+        """float64 mean of ``X[rows[alive]]`` from the fused sum, or None when it does not
+        apply (no fused sum, or a surviving row outside it). ``alive``: mask over ``rows``."""
+        if self.colsum is None:
+            return None
+        in_sum = np.zeros(len(self.rows), dtype=bool)
+        in_sum[self.summed] = True
+        if np.any(alive & ~in_sum):
+            return None
+        X, d = self.X, self.X.shape[1]
+        removed = self.rows[np.flatnonzero(in_sum & ~alive)]
+        count = int(alive.sum())
+        out = self.colsum  # one use: the sum becomes the mean, chunk by chunk (in cache)
+        for start in range(0, d, self.chunk_size):
+            acc = out[start : start + self.chunk_size]
+            for row in removed:
+                np.subtract(acc, X[row, start : start + self.chunk_size], out=acc)
+            acc /= count
+        self.colsum = None
+        return out
 
     def undo(self):
         """Per-row float64 factors that bring the representation back to units of ``unit``."""
@@ -156,7 +204,12 @@ class _Centred:
             if self.torch:
                 yield start, stop, self._torch_chunk(block, ref)
             else:
-                yield start, stop, self._numpy_chunk(block, ref)
+                centred = self._numpy_chunk(block, ref)
+                if self.colsum is not None:
+                    acc = self.colsum[start:stop]
+                    for position in self.summed:  # the raw rows, just read (in cache)
+                        np.add(acc, block[position], out=acc)
+                yield start, stop, centred
 
     def _numpy_chunk(self, block, ref):
         if self.wide_all:
@@ -164,11 +217,17 @@ class _Centred:
             for factor in self._factors:
                 wide *= factor[:, None]
             return wide.astype(self.dtype, copy=False)
+        # One buffer serves every chunk (each consumer uses a chunk before asking for the
+        # next): no page faults of a fresh n x chunk allocation per chunk.
+        size = block.shape[0] * block.shape[1]
+        if self._buffer is None or self._buffer.size < size:
+            self._buffer = np.empty(size, dtype=self.dtype)
+        centred = self._buffer[:size].reshape(block.shape)
         # Rows near the dtype's max overflow here; they are recomputed in float64 below.
         with np.errstate(over="ignore", invalid="ignore"):
-            centred = block.astype(self.dtype, copy=False) - ref.astype(self.dtype, copy=False)
+            np.subtract(block, ref, out=centred, dtype=self.dtype)
             if self.unit_exp:
-                centred = centred * self.dtype.type(math.ldexp(1.0, -self.unit_exp))
+                centred *= self.dtype.type(math.ldexp(1.0, -self.unit_exp))
         idx = self.rescaled
         if idx.size:
             wide = block[idx].astype(np.float64) - ref.astype(np.float64)
@@ -360,11 +419,93 @@ def _robust_standardise(values):
     return dev / scale
 
 
+# Above this size, the eigenvalues and the top eigenvector of a symmetric matrix are computed
+# separately (divide and conquer for the values, one MRRR vector): about half the time of one
+# subset decomposition returning every requested vector, of which the filter uses only one.
+_SPLIT_EIGEN_SIZE = 256
+
+
+def _top_eigenpairs(S, n_top):
+    """The ``n_top`` largest eigenvalues of symmetric ``S`` (descending) and a function
+    returning a unit eigenvector of the largest (computed on first call only: the filter
+    needs it only when the spectrum is not clean)."""
+    size = S.shape[0]
+    if size >= _SPLIT_EIGEN_SIZE and n_top > 1:
+        values = linalg.eigh(S, eigvals_only=True, driver="evd", check_finite=False)[::-1]
+
+        def vector():
+            found = _lanczos_top_vector(S, values[0])
+            if found is None:
+                _, V = linalg.eigh(S, subset_by_index=[size - 1, size - 1], check_finite=False)
+                found = V[:, 0]
+            return found
+
+        return values[:n_top], vector
+    values, V = linalg.eigh(S, subset_by_index=[size - n_top, size - 1], check_finite=False)
+    return values[::-1], lambda: V[:, -1]
+
+
+def _lanczos_top_vector(S, top_value):
+    """Unit eigenvector of the largest eigenvalue of symmetric PSD ``S`` by Lanczos from a
+    fixed start (the diagonal), or None when it does not reproduce ``top_value`` (computed
+    by a dense solver) to 1e-10 relative, so the caller falls back to a dense solver."""
+    from scipy.sparse.linalg import ArpackError, eigsh
+
+    start = np.diag(S).copy()
+    if not np.any(start > 0) or not top_value > 0:
+        return None
+    try:
+        value, vector = eigsh(S, k=1, which="LA", v0=start)
+    except ArpackError:
+        return None
+    vector = vector[:, 0]
+    rayleigh = float(vector @ (S @ vector))
+    if not (abs(float(value[0]) - top_value) <= 1e-10 * top_value
+            and abs(rayleigh - top_value) <= 1e-10 * top_value):
+        return None
+    return vector
+
+
+def _median_off_diagonal(pairs):
+    """Median of each row of the square ``pairs`` without its diagonal entry (like
+    ``nanmedian`` with a NaN diagonal, by partial sorts)."""
+    m = pairs.shape[0]
+    if m < 2:
+        return np.zeros(m)
+    work = pairs.copy()
+    np.fill_diagonal(work, -np.inf)  # always sorted first, so the others are positions 1..m-1
+    lo, hi = 1 + (m - 2) // 2, 1 + (m - 1) // 2
+    part = np.partition(work, [lo, hi] if hi != lo else [lo], axis=1)
+    return (part[:, lo] + part[:, hi]) / 2 if hi != lo else part[:, lo].copy()
+
+
+class _PairDistances:
+    """Squared distances between all rows of a representation, computed once on first use.
+
+    They are measured about the reference row (the raw Gram or the raw rows), so they do not
+    depend on which rows survive: every round (and the re-admission pass) reads its survivors'
+    block of the same matrix instead of recomputing it.
+    """
+
+    def __init__(self, rep, kind):
+        self.rep, self.kind, self._pairs = rep, kind, None
+
+    def among(self, idx):
+        if self._pairs is None:
+            raw = self.rep if self.kind == "gram" else self.rep @ self.rep.T
+            diag = np.diag(raw)
+            self._pairs = np.maximum(diag[:, None] + diag[None, :] - 2.0 * raw, 0.0)
+        if idx.size == self._pairs.shape[0]:
+            return self._pairs
+        return self._pairs[np.ix_(idx, idx)]
+
+
 class _Survivors:
     """Statistics of the current survivors of a representation, computed once per round."""
 
-    def __init__(self, rep, kind, idx):
+    def __init__(self, rep, kind, idx, all_pairs=None):
         self.idx = idx
+        self._all_pairs = all_pairs
         m = idx.size
         if kind == "gram":
             S = rep[np.ix_(idx, idx)]
@@ -382,31 +523,37 @@ class _Survivors:
             self.raw_gram = Z @ Z.T if self.gram is not None else None
         self.m = m
         self._pairs = None
+        self._medians = None
 
     def top(self, n_top):
-        """Top eigenvalues (descending, covariance units) and projections on the first."""
+        """Top eigenvalues (descending, covariance units) and a function returning the
+        projections on the first eigenvector (computed when called)."""
         m = self.m
         if self.gram is not None:
             size = m
             n_top = max(1, min(n_top, size))
-            w, V = linalg.eigh(
-                self.gram, subset_by_index=[size - n_top, size - 1], check_finite=False
-            )
-            w = np.maximum(w[::-1], 0.0) / m
+            w, top_vector = _top_eigenpairs(self.gram, n_top)
+            w = np.maximum(w, 0.0) / m
             # Projections of the rows about the reference row, not about the mean: with
             # G the Gram about the reference and u a top eigenvector of the centred one,
             # (G u) / sqrt(lambda m) -- equal up to a constant, and free of the cancellation
             # that centring on a mean dragged by a huge row would cause.
             root = math.sqrt(w[0] * m)
-            proj = self.raw_gram @ V[:, -1] / root if root > 0 else np.zeros(m)
+
+            def projections():
+                return self.raw_gram @ top_vector() / root if root > 0 else np.zeros(m)
+
         else:
             cov = self.rows.T @ self.rows
             size = cov.shape[0]
             n_top = max(1, min(n_top, size))
-            w, V = linalg.eigh(cov, subset_by_index=[size - n_top, size - 1], check_finite=False)
-            w = np.maximum(w[::-1], 0.0) / m
-            proj = self.raw_rows @ V[:, -1]  # about the reference row (see above)
-        return w, proj
+            w, top_vector = _top_eigenpairs(cov, n_top)
+            w = np.maximum(w, 0.0) / m
+
+            def projections():
+                return self.raw_rows @ top_vector()  # about the reference row (see above)
+
+        return w, projections
 
     def sq_norms(self):
         """Squared distance of each survivor to the survivors' mean."""
@@ -417,15 +564,18 @@ class _Survivors:
     def all_pair_sq_distances(self):
         """The (m, m) matrix of squared distances between survivors (cached)."""
         if self._pairs is None:
-            self._pairs = self.pair_sq_distances(np.arange(self.m))
+            if self._all_pairs is not None:
+                self._pairs = self._all_pairs.among(self.idx)
+            else:
+                self._pairs = self.pair_sq_distances(np.arange(self.m))
         return self._pairs
 
     def median_sq_distances(self):
         """Median squared distance of each survivor to the others: a distance to the bulk
-        that, unlike the distance to the mean, no far row can move."""
-        pairs = self.all_pair_sq_distances().copy()
-        np.fill_diagonal(pairs, np.nan)
-        return np.nanmedian(pairs, axis=1)
+        that, unlike the distance to the mean, no far row can move (cached)."""
+        if self._medians is None:
+            self._medians = _median_off_diagonal(self.all_pair_sq_distances())
+        return self._medians
 
     def pair_sq_distances(self, positions):
         """Squared distances between the survivors at ``positions`` and every survivor."""
@@ -500,7 +650,7 @@ def _filter_round(stats, n_features, n_outliers, tol, removable, removal, rng):
     b = max(m - 1, n_features)
     # The spectral certificate needs a clean bulk below the q+1 directions outliers may hold.
     spectral = 2 * (n_outliers + 1) <= a
-    w, proj = stats.top(n_outliers + 1 if spectral else 1)
+    w, projections = stats.top(n_outliers + 1 if spectral else 1)
     lam = float(w[0])
     high_dimensional = n_features >= m
     clean = lam <= 0.0 or (
@@ -524,7 +674,7 @@ def _filter_round(stats, n_features, n_outliers, tol, removable, removal, rng):
             # point near the mean), and removing them costs little bias.
             tests = [norm_t, -norm_t]
     if not clean:
-        proj_t = _robust_standardise(proj)
+        proj_t = _robust_standardise(projections())
         tests += [proj_t, -proj_t]
     for t in tests:
         side = np.flatnonzero((t > 0) & removable)
@@ -551,6 +701,7 @@ def spectral_filter(
     max_iter,
     rng,
     removable=None,
+    all_pairs=None,
 ):
     """The filtering loop on a Gram matrix (``kind="gram"``) or on rows (``"rows"``).
 
@@ -587,6 +738,7 @@ def spectral_filter(
     stop_reason : str
     """
     n = rep.shape[0]
+    all_pairs = _PairDistances(rep, kind) if all_pairs is None else all_pairs
     alive = np.ones(n, dtype=bool)
     removable = np.ones(n, dtype=bool) if removable is None else removable
     n_outliers_max = max(1, int(n_outliers))
@@ -605,7 +757,7 @@ def spectral_filter(
             stop_reason = "converged"
             break
         n_iter += 1
-        stats = _Survivors(rep, kind, idx)
+        stats = _Survivors(rep, kind, idx, all_pairs)
         status, lam, positions = _filter_round(
             stats,
             n_features,
@@ -646,6 +798,18 @@ def survivors_mean(X, alive_rows, chunk_size, unit_exp=0):
             block = block * float(down[0][0]) * float(down[1][0])
             total = block.sum(dim=0) / count
             out[start : start + chunk_size] = total * float(up[0][0]) * float(up[1][0])
+        return out
+    if X.shape[1] >= _ROW_SUM_FEATURES and (not unit_exp or X.dtype.itemsize < 8):
+        # Row by row into a float64 accumulator that stays in cache (exact float64 sums in
+        # row order, like the chunked sum below): several times faster for wide rows than a
+        # casting sum over axis 0 of a column chunk. Rows narrower than float64 cannot
+        # overflow float64 when summed, so they need no working unit.
+        out = np.zeros(X.shape[1], dtype=np.float64)
+        for start in range(0, X.shape[1], _ROW_SUM_COLUMNS):
+            acc = out[start : start + _ROW_SUM_COLUMNS]
+            for i in alive_rows:
+                np.add(acc, X[i, start : start + _ROW_SUM_COLUMNS], out=acc)
+        out /= count
         return out
     out = np.empty(X.shape[1], dtype=np.float64)
     for start in range(0, X.shape[1], chunk_size):
@@ -698,7 +862,7 @@ def rand_eigen_filter(
     k = jl_components(d) if n_components is None else int(min(n_components, d))
     if projection == "auto":
         projection = "gram" if (m <= k or d <= k) else "jl"
-    unit_exp = 0
+    unit_exp, reader = 0, None
     if m == 1 or max_removed == 0:
         alive_rows, eigenvalues, n_iter, stop_reason = rows, [], 0, "max_removed"
         positive = max_abs[rows][max_abs[rows] > 0]
@@ -716,7 +880,12 @@ def rand_eigen_filter(
             kind, n_features = "rows", k
         unit_exp = reader.unit_exp
         options = dict(
-            n_outliers=n_outliers, removal=removal, tol=tol, max_iter=max_iter, rng=rng
+            n_outliers=n_outliers,
+            removal=removal,
+            tol=tol,
+            max_iter=max_iter,
+            rng=rng,
+            all_pairs=_PairDistances(rep, kind),
         )
         alive, eigenvalues, n_iter, stop_reason = spectral_filter(
             rep, kind, n_features, max_removed=max_removed, **options
@@ -737,8 +906,11 @@ def rand_eigen_filter(
         alive_rows = rows[alive]
     support = np.zeros(n, dtype=bool)
     support[alive_rows] = True
+    location = None if reader is None else reader.fused_mean(support[rows])
+    if location is None:
+        location = survivors_mean(X, alive_rows, chunk_size, unit_exp)
     return {
-        "location": survivors_mean(X, alive_rows, chunk_size, unit_exp),
+        "location": location,
         "support": support,
         "eigenvalues": np.asarray(eigenvalues, dtype=np.float64),
         "n_iter": n_iter,

@@ -239,7 +239,8 @@ def summarize_adaptive(records):
         for magnitude, runs in by_magnitude.items():
             biases = [r["bias"] for r in runs]
             rows.append((float(np.mean(biases)), magnitude, runs))
-        worst, magnitude, runs = max(rows, key=lambda t: t[0])
+        # A magnitude without a result (NaN: an estimator that returned none) is the worst.
+        worst, magnitude, runs = max(rows, key=lambda t: (bool(np.isnan(t[0])), t[0]))
         summary.append(
             {
                 "sigma": sigma,
