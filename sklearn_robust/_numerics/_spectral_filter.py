@@ -61,11 +61,6 @@ _CONCENTRATED = 0.05
 # survivors_mean sums whole rows (one call per row) from this many features on.
 _ROW_SUM_FEATURES = 4096
 _ROW_SUM_COLUMNS = 65536  # 512 KiB of float64 accumulator
-# The pass over X sums the centred rows on the way when its chunks are this wide (few rows),
-# for the rows within 2**_SUM_WINDOW of the common unit: subtracting a removed row from that
-# sum later loses at most ~2**(_SUM_WINDOW - 52) of the unit per row, far below float32.
-_FUSED_SUM_COLUMNS = 16384
-_SUM_WINDOW = 8
 # The distance test needs this many features (see _filter_round).
 _MIN_DISTANCE_FEATURES = 8
 
@@ -154,41 +149,6 @@ class _Centred:
             self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float32)
             self._factors = _split_pow2(self.row_exp - self.unit_exp)
         self._buffer = None
-        # Fused survivors' sum: while the pass over X runs, the rows near the common unit
-        # (within 2**_SUM_WINDOW, not rescaled) are summed in float64, so that the survivors'
-        # mean needs only the removed rows read again (see fused_mean). Only for few wide rows
-        # (chunks of at least _FUSED_SUM_COLUMNS), where summing a chunk costs a few calls on
-        # data still in cache.
-        self.colsum, self.summed = None, None
-        if (
-            not self.torch
-            and not self.wide_all
-            and chunk_size >= _FUSED_SUM_COLUMNS
-            and X.shape[1] >= _ROW_SUM_FEATURES
-        ):
-            self.summed = np.flatnonzero((self.row_exp == 0) & (rel <= _SUM_WINDOW))
-            self.colsum = np.zeros(X.shape[1], dtype=np.float64)
-
-    def fused_mean(self, alive):
-        """float64 mean of ``X[rows[alive]]`` from the fused sum, or None when it does not
-        apply (no fused sum, or a surviving row outside it). ``alive``: mask over ``rows``."""
-        if self.colsum is None:
-            return None
-        in_sum = np.zeros(len(self.rows), dtype=bool)
-        in_sum[self.summed] = True
-        if np.any(alive & ~in_sum):
-            return None
-        X, d = self.X, self.X.shape[1]
-        removed = self.rows[np.flatnonzero(in_sum & ~alive)]
-        count = int(alive.sum())
-        out = self.colsum  # one use: the sum becomes the mean, chunk by chunk (in cache)
-        for start in range(0, d, self.chunk_size):
-            acc = out[start : start + self.chunk_size]
-            for row in removed:
-                np.subtract(acc, X[row, start : start + self.chunk_size], out=acc)
-            acc /= count
-        self.colsum = None
-        return out
 
     def undo(self):
         """Per-row float64 factors that bring the representation back to units of ``unit``."""
@@ -204,12 +164,7 @@ class _Centred:
             if self.torch:
                 yield start, stop, self._torch_chunk(block, ref)
             else:
-                centred = self._numpy_chunk(block, ref)
-                if self.colsum is not None:
-                    acc = self.colsum[start:stop]
-                    for position in self.summed:  # the raw rows, just read (in cache)
-                        np.add(acc, block[position], out=acc)
-                yield start, stop, centred
+                yield start, stop, self._numpy_chunk(block, ref)
 
     def _numpy_chunk(self, block, ref):
         if self.wide_all:
@@ -777,11 +732,12 @@ def spectral_filter(
     return alive, eigenvalues, n_iter, stop_reason
 
 
-def survivors_mean(X, alive_rows, chunk_size, unit_exp=0):
+def survivors_mean(X, alive_rows, chunk_size, unit_exp=0, out_dtype=None):
     """Mean of ``X[alive_rows]`` accumulated in float64, chunk by chunk (no row copy).
 
     Values are divided by ``2**unit_exp`` before they are summed (exact), so sums of values
-    near float64's maximum do not overflow.
+    near float64's maximum do not overflow. The result is float64, or, for numpy ``X`` and a
+    numpy ``out_dtype``, may already be of that dtype (rounded once from the float64 mean).
     """
     count = alive_rows.size
     every_row = count == X.shape[0]
@@ -804,12 +760,16 @@ def survivors_mean(X, alive_rows, chunk_size, unit_exp=0):
         # row order, like the chunked sum below): several times faster for wide rows than a
         # casting sum over axis 0 of a column chunk. Rows narrower than float64 cannot
         # overflow float64 when summed, so they need no working unit.
-        out = np.zeros(X.shape[1], dtype=np.float64)
+        out = np.empty(X.shape[1], dtype=np.float64 if out_dtype is None else out_dtype)
+        buffer = np.empty(min(_ROW_SUM_COLUMNS, X.shape[1]), dtype=np.float64)
         for start in range(0, X.shape[1], _ROW_SUM_COLUMNS):
-            acc = out[start : start + _ROW_SUM_COLUMNS]
+            stop = min(X.shape[1], start + _ROW_SUM_COLUMNS)
+            acc = buffer[: stop - start]
+            acc[:] = 0.0
             for i in alive_rows:
-                np.add(acc, X[i, start : start + _ROW_SUM_COLUMNS], out=acc)
-        out /= count
+                np.add(acc, X[i, start:stop], out=acc)
+            # Divided straight into the output's dtype: no full-size float64 temporary.
+            np.divide(acc, count, out=out[start:stop], casting="same_kind")
         return out
     out = np.empty(X.shape[1], dtype=np.float64)
     for start in range(0, X.shape[1], chunk_size):
@@ -835,11 +795,13 @@ def rand_eigen_filter(
     chunk_size,
     rng,
     readmit=True,
+    out_dtype=None,
 ):
     """RandEigen on ``X`` (numpy or torch). Returns a dict of results (numpy where small).
 
-    ``location`` follows ``X``'s kind and device (float64); ``support`` is a bool mask over
-    all rows; rows with NaN or inf are never in it.
+    ``location`` follows ``X``'s kind and device (float64, or ``out_dtype`` where
+    :func:`survivors_mean` can write it directly); ``support`` is a bool mask over all
+    rows; rows with NaN or inf are never in it.
     """
     n, d = X.shape
     max_abs = rows_max_abs(X, chunk_size)
@@ -862,7 +824,7 @@ def rand_eigen_filter(
     k = jl_components(d) if n_components is None else int(min(n_components, d))
     if projection == "auto":
         projection = "gram" if (m <= k or d <= k) else "jl"
-    unit_exp, reader = 0, None
+    unit_exp = 0
     if m == 1 or max_removed == 0:
         alive_rows, eigenvalues, n_iter, stop_reason = rows, [], 0, "max_removed"
         positive = max_abs[rows][max_abs[rows] > 0]
@@ -906,11 +868,8 @@ def rand_eigen_filter(
         alive_rows = rows[alive]
     support = np.zeros(n, dtype=bool)
     support[alive_rows] = True
-    location = None if reader is None else reader.fused_mean(support[rows])
-    if location is None:
-        location = survivors_mean(X, alive_rows, chunk_size, unit_exp)
     return {
-        "location": location,
+        "location": survivors_mean(X, alive_rows, chunk_size, unit_exp, out_dtype),
         "support": support,
         "eigenvalues": np.asarray(eigenvalues, dtype=np.float64),
         "n_iter": n_iter,

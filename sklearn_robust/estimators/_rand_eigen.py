@@ -103,6 +103,12 @@ def _output_dtype(X, dtype):
     return np.dtype(dtype)
 
 
+def _numpy_float_dtype(dtype):
+    """``dtype`` as a numpy float16/32/64 dtype (torch or numpy spelling), else None."""
+    name = str(dtype).replace("torch.", "")
+    return np.dtype(name) if name in ("float16", "float32", "float64") else None
+
+
 # Torch dtypes whose CPU tensors have a zero-copy numpy view (float16 included: the kernels
 # read it in float32 chunks either way; bfloat16 has no numpy dtype and stays on torch).
 _NUMPY_VIEWABLE = frozenset({"torch.float16", "torch.float32", "torch.float64"})
@@ -221,6 +227,7 @@ def rand_eigen_mean(
         max_iter=max_iter,
         chunk_size=chunk_size or default_chunk_size(n_samples),
         rng=_generator(random_state),
+        out_dtype=_numpy_float_dtype(out_dtype),
     )
     location = result.pop("location")
     if numpy_in and is_torch(location):
