@@ -44,8 +44,6 @@ _WINDOW = 50
 _SATURATE = 200
 _MEDOID_COLUMNS = 2048
 _MEDOID_WORK = 2**31
-# The one-pass Gram is used when the working unit is within 2**_ONE_PASS_UNIT of 1.
-_ONE_PASS_UNIT = 20
 # MAD -> standard deviation of a Gaussian.
 _MAD_TO_STD = 1.482602218505602
 # Slack of the tail-count test, in Poisson standard deviations of the expected count: with
@@ -214,60 +212,6 @@ class _Centred:
                 wide = wide * factor[idx_t, None]
             centred[idx_t] = wide.to(self.dtype)
         return centred
-
-
-class _OnePassGram:
-    """The Gram matrix about the reference row and the rows' max-abs in one pass over X.
-
-    The safe path reads X twice: once for the rows' magnitude bounds (which decide the
-    working unit and the rows rescaled on their own), then for the Gram of the centred,
-    rescaled rows. For ordinary data (every value finite, every row within the working
-    window, a unit within 2**20 of 1) the first read decides nothing that the second could
-    not have assumed: this pass centres about the reference row of all rows in the input's
-    float32/float64, takes each chunk's max-abs while the chunk is in cache, and forms the
-    Gram at once. When the bounds then show that the safe path would rescale anything, its
-    Gram is discarded and the safe path runs; otherwise the safe path's Gram is this one
-    times 2**(-2 unit) (scaling by a power of two), so both give the same filter.
-    """
-
-    def __init__(self, X, ref, max_abs, G):
-        self.X, self.ref, self.max_abs, self._G = X, ref, max_abs, G
-
-    @classmethod
-    def try_pass(cls, X, chunk_size):
-        if is_torch(X) or X.dtype not in (np.float32, np.float64):
-            return None
-        rows = np.arange(X.shape[0])
-        step = max(1, X.shape[1] // _MEDOID_COLUMNS)
-        if not np.isfinite(X[:, ::step]).all():
-            return None  # the reference row would be chosen among non-finite rows
-        ref = _reference_row(X, rows)
-        n, d = X.shape
-        G = np.zeros((n, n), dtype=np.float64)
-        max_abs = np.zeros(n, dtype=np.float64)
-        size = n * min(chunk_size, d)
-        buffer = np.empty(size, dtype=X.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, d, chunk_size):
-                block = X[:, start : start + chunk_size]
-                # np.max propagates NaN: a NaN anywhere in a row makes its bound NaN.
-                np.maximum(max_abs, np.maximum(block.max(axis=1), -block.min(axis=1)),
-                           out=max_abs)
-                centred = buffer[: block.size].reshape(block.shape)
-                np.subtract(block, X[ref, start : start + chunk_size], out=centred)
-                G += centred @ centred.T
-        return cls(X, ref, max_abs, G)
-
-    def gram(self, rows, ref):
-        """``(G, reader)`` as :func:`centred_gram` returns them, or None (use the safe path)."""
-        if rows.size != self.X.shape[0] or ref != self.ref:
-            return None
-        reader = _Centred(self.X, rows, ref, self.max_abs, 1)
-        if reader.rescaled.size or abs(reader.unit_exp) > _ONE_PASS_UNIT or not np.isfinite(
-            self._G
-        ).all():
-            return None
-        return np.ldexp(self._G, -2 * reader.unit_exp), reader
 
 
 def centred_gram(X, rows, ref, max_abs, chunk_size):
@@ -860,12 +804,7 @@ def rand_eigen_filter(
     rows; rows with NaN or inf are never in it.
     """
     n, d = X.shape
-    k_all = jl_components(d) if n_components is None else int(min(n_components, d))
-    gram_all = projection == "gram" or (projection == "auto" and (n <= k_all or d <= k_all))
-    one_pass = None
-    if gram_all and d >= n > 1 and count_from_fraction(eps, n) > 0:
-        one_pass = _OnePassGram.try_pass(X, chunk_size)
-    max_abs = rows_max_abs(X, chunk_size) if one_pass is None else one_pass.max_abs
+    max_abs = rows_max_abs(X, chunk_size)
     finite = np.isfinite(max_abs)
     rows = np.flatnonzero(finite)
     m = rows.size
@@ -891,16 +830,10 @@ def rand_eigen_filter(
         positive = max_abs[rows][max_abs[rows] > 0]
         unit_exp = int(_pow2_exponent(np.median(positive))) if positive.size else 0
     else:
-        every_row = one_pass is not None and m == n
-        ref = one_pass.ref if every_row else _reference_row(X, rows)
-        usable = every_row and projection == "gram" and d >= m
-        gram = one_pass.gram(rows, ref) if usable else None
+        ref = _reference_row(X, rows)
         if projection == "gram" and d < m:
             rep, reader = centred_rows(X, rows, ref, max_abs, chunk_size)
             kind, n_features = "rows", d
-        elif gram is not None:
-            rep, reader = gram
-            kind, n_features = "gram", d
         elif projection == "gram":
             rep, reader = centred_gram(X, rows, ref, max_abs, chunk_size)
             kind, n_features = "gram", d
