@@ -383,3 +383,65 @@ def test_rows_differing_from_a_majority_of_identical_rows_are_removed():
     est = RandEigenMean(random_state=0).fit(X)
     np.testing.assert_array_equal(est.location_, [1.0])
     assert est.support_.tolist() == [True, True, True, False, True, True]
+
+
+def test_split_eigensolver_and_lanczos_vector_filter_like_one_subset_decomposition(monkeypatch):
+    # From 256 survivors on, eigenvalues come from divide and conquer and the top vector
+    # from Lanczos; the filter must decide exactly as with one dense subset decomposition.
+    from sklearn_robust._numerics import _spectral_filter as sf
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 2000))
+    X[:60] += 0.4
+    split = RandEigenMean(random_state=0).fit(X)
+    monkeypatch.setattr(sf, "_SPLIT_EIGEN_SIZE", 10**9)
+    dense = RandEigenMean(random_state=0).fit(X)
+    np.testing.assert_array_equal(split.support_, dense.support_)
+    np.testing.assert_allclose(split.eigenvalues_, dense.eigenvalues_, rtol=1e-10)
+    np.testing.assert_allclose(split.location_, dense.location_, rtol=1e-12, atol=1e-12)
+    assert (~split.support_[:60]).sum() == 60
+
+
+def test_top_eigenpairs_values_and_vector_match_a_dense_solver():
+    from scipy import linalg
+
+    from sklearn_robust._numerics._spectral_filter import _top_eigenpairs
+
+    rng = np.random.default_rng(6)
+    for m in (40, 300):
+        A = rng.standard_normal((m, 3 * m))
+        A[: m // 5] += 0.5
+        A -= A.mean(axis=0)
+        S = A @ A.T
+        values, vector = _top_eigenpairs(S, 21)
+        w, V = linalg.eigh(S)
+        np.testing.assert_allclose(values, w[::-1][:21], rtol=1e-10, atol=1e-9 * w[-1])
+        assert abs(abs(float(vector() @ V[:, -1])) - 1.0) < 1e-8
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 40), st.integers(0, 2**31 - 1))
+def test_median_off_diagonal_is_nanmedian_without_the_diagonal(m, seed):
+    from sklearn_robust._numerics._spectral_filter import _median_off_diagonal
+
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, 5))
+    A[rng.integers(0, m)] = A[0]  # a duplicate: a second zero distance in some rows
+    pairs = ((A[:, None] - A[None]) ** 2).sum(-1)
+    reference = pairs.copy()
+    np.fill_diagonal(reference, np.nan)
+    np.testing.assert_array_equal(_median_off_diagonal(pairs), np.nanmedian(reference, axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_survivors_mean_row_sum_is_the_exact_float64_mean(dtype):
+    from sklearn_robust._numerics._spectral_filter import survivors_mean
+
+    rng = np.random.default_rng(7)
+    X = (rng.standard_normal((30, 70_000)) * 3 + 1).astype(dtype)
+    rows = np.flatnonzero(rng.random(30) < 0.7)
+    exact = X[rows].astype(np.float64).sum(axis=0) / rows.size
+    np.testing.assert_array_equal(survivors_mean(X, rows, 4096), exact)
+    as_float32 = survivors_mean(X, rows, 4096, out_dtype=np.dtype(np.float32))
+    assert as_float32.dtype == np.float32
+    np.testing.assert_array_equal(as_float32, exact.astype(np.float32))
