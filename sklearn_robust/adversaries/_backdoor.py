@@ -188,14 +188,20 @@ class Backdoor(BasePoisoningAdversary):
             A copy of ``y`` whose chosen entries are ``target_class``.
         """
         self._validate_params()
+        X, y = self._client_data(X, y)
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        return self._stamp(X, y, self._trigger_columns(X.shape[1]), rng)
+
+    @staticmethod
+    def _client_data(X, y):
+        """Copies of a client's inputs and labels, checked to match."""
         X = check_array(X, dtype=[np.float64, np.float32], copy=True)
         y = np.array(y, copy=True)
         if y.shape != (X.shape[0],):
             raise ValueError(
                 f"y must have shape ({X.shape[0]},) to match X's rows; got {y.shape}."
             )
-        rng = check_random_state(self.random_state if random_state is None else random_state)
-        return self._stamp(X, y, self._trigger_columns(X.shape[1]), rng)
+        return X, y
 
     def _stamp(self, X, y, columns, rng):
         """Trigger ``columns`` and relabel a ``poison_fraction`` of the rows (in place)."""

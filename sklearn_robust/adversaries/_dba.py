@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array
 
 from sklearn_robust._adversary_base import BasePoisoningAdversary, _fill_poisoning_doc
 from sklearn_robust.adversaries._backdoor import Backdoor
@@ -187,12 +186,7 @@ class DBA(Backdoor):
             A copy of ``y`` whose chosen entries are ``target_class``.
         """
         self._validate_params()
-        X = check_array(X, dtype=[np.float64, np.float32], copy=True)
-        y = np.array(y, copy=True)
-        if y.shape != (X.shape[0],):
-            raise ValueError(
-                f"y must have shape ({X.shape[0]},) to match X's rows; got {y.shape}."
-            )
+        X, y = self._client_data(X, y)
         if not isinstance(attacker_index, numbers.Integral) or attacker_index < 0:
             raise ValueError(
                 f"attacker_index must be a non-negative int; got {attacker_index!r}."
