@@ -458,7 +458,7 @@ class _PairDistances:
 class _Survivors:
     """Statistics of the current survivors of a representation, computed once per round."""
 
-    def __init__(self, rep, kind, idx, all_pairs=None):
+    def __init__(self, rep, kind, idx, all_pairs):
         self.idx = idx
         self._all_pairs = all_pairs
         m = idx.size
@@ -519,10 +519,7 @@ class _Survivors:
     def all_pair_sq_distances(self):
         """The (m, m) matrix of squared distances between survivors (cached)."""
         if self._pairs is None:
-            if self._all_pairs is not None:
-                self._pairs = self._all_pairs.among(self.idx)
-            else:
-                self._pairs = self.pair_sq_distances(np.arange(self.m))
+            self._pairs = self._all_pairs.among(self.idx)
         return self._pairs
 
     def median_sq_distances(self):
@@ -531,18 +528,6 @@ class _Survivors:
         if self._medians is None:
             self._medians = _median_off_diagonal(self.all_pair_sq_distances())
         return self._medians
-
-    def pair_sq_distances(self, positions):
-        """Squared distances between the survivors at ``positions`` and every survivor."""
-        if self.raw_gram is not None:
-            diag = np.diag(self.raw_gram)
-            return np.maximum(
-                diag[positions, None] + diag[None, :] - 2.0 * self.raw_gram[positions], 0.0
-            )
-        Z = self.raw_rows
-        sq = np.einsum("ij,ij->i", Z, Z)
-        cross = Z[positions] @ Z.T
-        return np.maximum(sq[positions, None] + sq[None, :] - 2.0 * cross, 0.0)
 
 
 def _duplicate_extras(stats, candidates, high_dimensional):
