@@ -56,17 +56,35 @@ class PeakMemory:
         self.extra = self.peak - self.base
 
 
-def _measure(fn, repeats):
-    times, extras, out = [], [], None
+def _measure_once(fn):
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        out = fn()
+        elapsed = time.perf_counter() - start
+    return elapsed, memory.extra, out
+
+
+def _measure(cases, repeats):
+    """Median time and peak extra memory per case; the cases take turns in every repeat, so
+    a change in the machine's load hits all of them alike (ratios stay comparable)."""
+    samples = {name: ([], []) for name in cases}
+    outputs = {}
     for _ in range(repeats):
-        out = None
-        with PeakMemory() as memory:
-            start = time.perf_counter()
-            out = fn()
-            elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        extras.append(memory.extra)
-    return float(np.median(times)), max(extras), out
+        for name, fn in cases.items():
+            elapsed, extra, outputs[name] = _measure_once(fn)
+            samples[name][0].append(elapsed)
+            samples[name][1].append(extra)
+    return {
+        name: (float(np.median(times)), max(extras), outputs[name])
+        for name, (times, extras) in samples.items()
+    }
+
+
+def _load():
+    try:
+        return "{:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unavailable"
 
 
 def _state_dicts(X):
@@ -103,10 +121,10 @@ def main(argv=None):
             _state_dicts(X), estimator, by="model"
         ),
     }
-    rows = {}
-    for name, fn in cases.items():
-        rows[name] = _measure(fn, args.repeats)
-        seconds, extra, out = rows[name]
+    load_before = _load()
+    rows = _measure(cases, args.repeats)
+    load_after = _load()
+    for name, (seconds, extra, out) in rows.items():
         dtype = next(iter(out.values())).dtype if isinstance(out, dict) else out.dtype
         print(f"{name:45s} {seconds:8.3f} s  extra {extra / stacked_bytes:5.2f}x  {dtype}")
 
@@ -119,10 +137,11 @@ def main(argv=None):
         f"Command: `python benchmarks/model_aggregation_speed.py --n-features {d} "
         f"--repeats {args.repeats}`",
         f"Data: {n} x {d:,} float32 ({stacked_bytes / 2**20:.0f} MiB stacked), 4 rows shifted; "
-        f"median of {args.repeats} calls; torch {torch.__version__}, "
+        f"median of {args.repeats} calls, the calls taking turns; torch {torch.__version__}, "
         f"{torch.get_num_threads()} torch threads, {os.cpu_count()} cores "
-        f"({platform.machine()}); the machine was shared with other jobs, so compare the "
-        "ratios (measured in the same run), not the seconds.",
+        f"({platform.machine()}); load average (1 / 5 / 15 min) {load_before} at the start, "
+        f"{load_after} at the end. Compare the ratios (measured in the same run), not the "
+        "seconds.",
         "",
         "| call | seconds | / X @ X.T | / X.mean(0) | peak extra memory / stacked updates "
         "| output dtype |",

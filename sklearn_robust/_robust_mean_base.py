@@ -10,7 +10,7 @@ from sklearn.utils.validation import validate_data
 
 from sklearn_robust._counts import count_from_fraction
 from sklearn_robust._numerics._backend import rows_max_abs
-from sklearn_robust._validation import reject_time_dtypes
+from sklearn_robust._validation import no_finite_row_message, reject_time_dtypes
 
 __all__ = ["BaseRobustMean", "is_robust_mean"]
 
@@ -134,22 +134,19 @@ class BaseRobustMean(BaseEstimator, metaclass=ABCMeta):
             ensure_all_finite=False,
             ensure_min_samples=2,
         )
-        # Row-wise finiteness in column chunks: no n x d boolean temporary.
-        finite = np.isfinite(rows_max_abs(X, chunk_size=max(256, 2**21 // X.shape[0])))
-        if not finite.any():
-            raise ValueError(
-                f"{type(self).__name__} needs at least one row without NaN or inf; all "
-                f"{X.shape[0]} rows contain non-finite values. Drop or repair them first."
-            )
         random_state = check_random_state(getattr(self, "random_state", None))
-        # Rows with NaN or inf are byzantine by construction: they use up the byzantine
-        # budget of estimators that select or trim rows (see _byzantine_count).
-        self._n_non_finite = int(X.shape[0] - finite.sum())
         if self._handles_non_finite_rows:
+            # It finds the non-finite rows in its own pass over X (one pass, not two).
             fitted = self._fit(X, random_state)
         else:
-            X_finite = X if finite.all() else X[finite]
-            fitted = self._fit(X_finite, random_state)
+            # Row-wise finiteness in column chunks: no n x d boolean temporary.
+            finite = np.isfinite(rows_max_abs(X, chunk_size=max(256, 2**21 // X.shape[0])))
+            if not finite.any():
+                raise ValueError(no_finite_row_message(type(self).__name__, X.shape[0]))
+            # Rows with NaN or inf are byzantine by construction: they use up the byzantine
+            # budget of estimators that select or trim rows (see _byzantine_count).
+            self._n_non_finite = int(X.shape[0] - finite.sum())
+            fitted = self._fit(X if finite.all() else X[finite], random_state)
             support = fitted.pop("support_", None)
             if support is not None or not finite.all():
                 full = np.zeros(X.shape[0], dtype=bool)

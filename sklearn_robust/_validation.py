@@ -50,3 +50,11 @@ def reject_time_dtypes(X, owner):
                 f"{owner}: X holds {dtype} values, which are not numbers; convert them "
                 "explicitly (e.g. to seconds as floats) if that is what you mean."
             )
+
+
+def no_finite_row_message(owner, n_rows):
+    """The error for an input whose every row holds NaN or inf (robust means need one)."""
+    return (
+        f"{owner} needs at least one row without NaN or inf; all {n_rows} rows contain "
+        "non-finite values. Drop or repair them first."
+    )

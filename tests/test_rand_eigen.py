@@ -250,7 +250,7 @@ def test_bad_input_clear_error(X, match):
         (np.zeros((5, 0)), "at least 1 column"),
         (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
         (np.zeros(5), "must be 2-D"),
-        (np.full((4, 3), np.inf), "All 4 rows"),
+        (np.full((4, 3), np.inf), "all 4 rows contain non-finite values"),
     ],
 )
 def test_function_bad_input_clear_error(X, match):
@@ -445,3 +445,91 @@ def test_survivors_mean_row_sum_is_the_exact_float64_mean(dtype):
     as_float32 = survivors_mean(X, rows, 4096, out_dtype=np.dtype(np.float32))
     assert as_float32.dtype == np.float32
     np.testing.assert_array_equal(as_float32, exact.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_gram_about_the_origin_recentred_matches_the_centred_gram(monkeypatch, dtype, rtol):
+    # Rows near the origin (updates, gradients) skip the centring copy: the Gram about the
+    # origin, re-centred on the reference row, must be as accurate as centring first, and the
+    # filter must decide the same way.
+    from sklearn_robust._numerics import _spectral_filter as sf
+    from sklearn_robust._numerics._backend import rows_max_abs
+
+    rng = np.random.default_rng(8)
+    X = (rng.standard_normal((30, 50_000)) + 0.5).astype(dtype)
+    X[:6] += 0.3  # 0.3 * sqrt(d) = 67 against a Marchenko-Pastur edge near 42
+    rows = np.arange(30)
+    max_abs = rows_max_abs(X, 4096)
+    ref = sf._reference_row(X, rows)
+    reader = sf._Centred(X, rows, ref, max_abs, 4096)
+    fast = sf._gram_without_centring(X, rows, ref, reader, 4096)
+    assert fast is not None
+    centred = X.astype(np.float64) - X[ref].astype(np.float64)
+    exact = np.ldexp(centred @ centred.T, -2 * reader.unit_exp)
+    scale = np.median(np.diag(exact))
+    assert np.abs(fast - exact).max() <= rtol * scale
+    with_shortcut = RandEigenMean(eps=0.2, random_state=0).fit(X)
+    monkeypatch.setattr(sf, "_gram_without_centring", lambda *args: None)
+    slow, _ = sf.centred_gram(X, rows, ref, max_abs, 4096)
+    assert np.abs(slow - exact).max() <= rtol * scale
+    centring = RandEigenMean(eps=0.2, random_state=0).fit(X)
+    np.testing.assert_array_equal(with_shortcut.support_, centring.support_)
+    assert (~with_shortcut.support_[:6]).all()
+    np.testing.assert_array_equal(with_shortcut.location_, centring.location_)
+
+
+def test_rows_far_from_the_origin_are_centred_before_the_products():
+    # Model weights (not updates) sit far from the origin: a Gram about the origin would lose
+    # their spread to cancellation in float32, so the centring path must be taken.
+    from sklearn_robust._numerics import _spectral_filter as sf
+    from sklearn_robust._numerics._backend import rows_max_abs
+
+    rng = np.random.default_rng(9)
+    X = (50.0 + rng.standard_normal((20, 40_000))).astype(np.float32)
+    rows = np.arange(20)
+    max_abs = rows_max_abs(X, 4096)
+    ref = sf._reference_row(X, rows)
+    reader = sf._Centred(X, rows, ref, max_abs, 4096)
+    assert sf._gram_without_centring(X, rows, ref, reader, 4096) is None
+    G, reader = sf.centred_gram(X, rows, ref, max_abs, 4096)
+    centred = X.astype(np.float64) - X[ref].astype(np.float64)
+    exact = np.ldexp(centred @ centred.T, -2 * reader.unit_exp)
+    scale = np.median(np.diag(exact))
+    assert np.abs(G - exact).max() <= 2e-6 * scale
+    # What the shortcut would have given here: the rounding of |x|^2 ~ 2500 d swamps it.
+    raw = np.zeros((20, 20))
+    for start in range(0, X.shape[1], 4096):
+        block = X[:, start : start + 4096]
+        raw += block @ block.T
+    ref_pos = int(np.flatnonzero(rows == ref)[0])
+    recentred = np.ldexp(sf._recentre(raw, ref_pos), -2 * reader.unit_exp)
+    assert np.abs(recentred - exact).max() > 20 * 2e-6 * scale
+
+
+def test_column_parallel_passes_equal_the_serial_ones(monkeypatch):
+    from sklearn_robust._numerics import _backend
+    from sklearn_robust._numerics import _spectral_filter as sf
+
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((12, 9_001)).astype(np.float32)
+    X[3, 8_500] = np.nan
+    X[5, 10] = np.inf
+    rows = np.array([0, 1, 2, 4, 6, 7, 8, 9, 10, 11])
+    results = {}
+    for parts in (1, 3):
+        monkeypatch.setattr(_backend, "n_threads", lambda n_elements, parts=parts: parts)
+        monkeypatch.setattr(sf, "n_threads", lambda n_elements, parts=parts: parts)
+        results[parts] = (
+            _backend.rows_max_abs(X, 1000),
+            sf.survivors_mean(X, rows, 1000, out_dtype=np.dtype(np.float32)),
+        )
+    np.testing.assert_array_equal(results[1][0], results[3][0])
+    assert np.isnan(results[3][0][3]) and np.isinf(results[3][0][5])
+    np.testing.assert_array_equal(results[1][1], results[3][1])
+    exact = (X[rows].astype(np.float64).sum(axis=0) / rows.size).astype(np.float32)
+    np.testing.assert_array_equal(results[3][1], exact)
+    # The ranges cover every column once, in order, aligned to 64 columns.
+    spans = _backend.over_column_ranges(lambda a, b: (a, b), 9_001, 3)
+    assert spans[0][0] == 0 and spans[-1][1] == 9_001
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a % 64 == 0 for a, _ in spans) and len(spans) == 3

@@ -36,7 +36,13 @@ import numpy as np
 from scipy import linalg, stats
 
 from sklearn_robust._counts import count_from_fraction
-from sklearn_robust._numerics._backend import is_torch, rows_max_abs
+from sklearn_robust._validation import no_finite_row_message
+from sklearn_robust._numerics._backend import (
+    is_torch,
+    n_threads,
+    over_column_ranges,
+    rows_max_abs,
+)
 
 # Rows whose magnitude bound lies more than 2**50 from the common scale get their own power of
 # two (|x| <= 2**50 -> x^2 * d << 3e38 in float32 products); factors beyond 2**200 saturate.
@@ -61,6 +67,9 @@ _CONCENTRATED = 0.05
 # survivors_mean sums whole rows (one call per row) from this many features on.
 _ROW_SUM_FEATURES = 4096
 _ROW_SUM_COLUMNS = 65536  # 512 KiB of float64 accumulator
+# The Gram is taken about the origin and re-centred when the rows' offset from the origin is
+# at most this factor of their spread (see _gram_without_centring).
+_OFFSET_RATIO = 8.0
 # The distance test needs this many features (see _filter_round).
 _MIN_DISTANCE_FEATURES = 8
 
@@ -130,6 +139,7 @@ class _Centred:
         self.torch = is_torch(X)
         # |x_ij - x_ref,j| <= max|x_i| + max|x_ref|: the bound that decides the rescaling.
         bound = max_abs[rows] + max_abs[ref]
+        self.max_abs_rows = max_abs[rows]
         positive = bound[bound > 0]
         self.unit_exp = int(_pow2_exponent(np.median(positive))) if positive.size else 0
         rel = np.zeros(bound.size, dtype=np.int64)
@@ -179,10 +189,17 @@ class _Centred:
             self._buffer = np.empty(size, dtype=self.dtype)
         centred = self._buffer[:size].reshape(block.shape)
         # Rows near the dtype's max overflow here; they are recomputed in float64 below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.subtract(block, ref, out=centred, dtype=self.dtype)
-            if self.unit_exp:
-                centred *= self.dtype.type(math.ldexp(1.0, -self.unit_exp))
+        factor = self.dtype.type(math.ldexp(1.0, -self.unit_exp)) if self.unit_exp else None
+
+        def part(first, last):
+            out = centred[:, first:last]
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.subtract(block[:, first:last], ref[first:last], out=out, dtype=self.dtype)
+                if factor is not None:
+                    out *= factor
+
+        # The element-wise pass on several cores (the product that follows uses them all).
+        over_column_ranges(part, block.shape[1], n_threads(size))
         idx = self.rescaled
         if idx.size:
             wide = block[idx].astype(np.float64) - ref.astype(np.float64)
@@ -214,6 +231,66 @@ class _Centred:
         return centred
 
 
+def _offset_ratio(raw_diag, centred_diag):
+    """How far the rows sit from the origin next to their spread about the reference row.
+
+    ``max_i |x_i|^2 / (|x_i - x_ref|^2 + median_j |x_j - x_ref|^2)``: the factor by which the
+    rounding of a Gram about the origin grows once it is re-centred on the reference row.
+    """
+    spread = np.median(centred_diag)
+    if not (np.all(np.isfinite(raw_diag)) and spread > 0):
+        return np.inf
+    return float(np.max(raw_diag / (centred_diag + spread)))
+
+
+def _recentre(G, ref_pos):
+    """Gram about the origin -> Gram about row ``ref_pos`` (in float64)."""
+    g = G[:, ref_pos].copy()
+    return G - g[:, None] - g[None, :] + g[ref_pos]
+
+
+def _gram_without_centring(X, rows, ref, reader, chunk_size):
+    """The centred Gram from the Gram about the origin, when that loses nothing that matters.
+
+    Centring costs a full pass that writes a copy of every chunk. When the rows sit near the
+    origin next to their spread (model updates, gradients: the offset ratio, estimated first
+    on a column subsample and then checked on the exact diagonals, is at most
+    ``_OFFSET_RATIO``), ``G_c = G - g 1' - 1 g' + g_ref`` with ``g`` the Gram's column of the
+    reference row is as accurate as centring first up to that factor, and the products read
+    ``X`` directly. Only for numpy float32/float64 rows that need no scaling to stay far from
+    overflow and underflow; returns None otherwise (or when the check fails), and the caller
+    centres.
+    """
+    if reader.torch or reader.wide_all or reader.rescaled.size or X.dtype != reader.dtype:
+        return None
+    info = np.finfo(X.dtype)
+    limit = (info.maxexp - 40) // 2  # |x| <= 2**limit: x^2 * d cannot overflow
+    if not reader.max_abs_rows.max() <= math.ldexp(1.0, limit):
+        return None
+    if not abs(reader.unit_exp) < limit:  # typical squares far above the subnormals
+        return None
+    ref_pos = int(np.flatnonzero(rows == ref)[0])
+    step = max(1, X.shape[1] // _MEDOID_COLUMNS)
+    sub = np.asarray(X[:, ::step][rows], dtype=np.float64)
+    sub_raw = np.einsum("ij,ij->i", sub, sub)
+    sub_centred = sub - sub[ref_pos]
+    if not _offset_ratio(sub_raw, np.einsum("ij,ij->i", sub_centred, sub_centred)) <= (
+        _OFFSET_RATIO / 2
+    ):
+        return None
+    m = len(rows)
+    full = m == X.shape[0]
+    G = np.zeros((m, m), dtype=np.float64)
+    for start in range(0, X.shape[1], chunk_size):
+        block = X[:, start : start + chunk_size] if full else X[rows, start : start + chunk_size]
+        G += block @ block.T
+    centred = _recentre(G, ref_pos)
+    if not _offset_ratio(np.diag(G), np.diag(centred)) <= _OFFSET_RATIO:
+        return None
+    # In the reader's units (2**unit_exp), like the centred products: exact.
+    return np.ldexp(centred, -2 * reader.unit_exp)
+
+
 def centred_gram(X, rows, ref, max_abs, chunk_size):
     """Exact Gram of the centred rows, in float64 and in units of a common power of two.
 
@@ -221,6 +298,9 @@ def centred_gram(X, rows, ref, max_abs, chunk_size):
     :class:`_Centred`).
     """
     reader = _Centred(X, rows, ref, max_abs, chunk_size)
+    G = _gram_without_centring(X, rows, ref, reader, chunk_size)
+    if G is not None:
+        return G, reader
     m = len(rows)
     if reader.torch:
         import torch
@@ -746,15 +826,20 @@ def survivors_mean(X, alive_rows, chunk_size, unit_exp=0, out_dtype=None):
         # casting sum over axis 0 of a column chunk. Rows narrower than float64 cannot
         # overflow float64 when summed, so they need no working unit.
         out = np.empty(X.shape[1], dtype=np.float64 if out_dtype is None else out_dtype)
-        buffer = np.empty(min(_ROW_SUM_COLUMNS, X.shape[1]), dtype=np.float64)
-        for start in range(0, X.shape[1], _ROW_SUM_COLUMNS):
-            stop = min(X.shape[1], start + _ROW_SUM_COLUMNS)
-            acc = buffer[: stop - start]
-            acc[:] = 0.0
-            for i in alive_rows:
-                np.add(acc, X[i, start:stop], out=acc)
-            # Divided straight into the output's dtype: no full-size float64 temporary.
-            np.divide(acc, count, out=out[start:stop], casting="same_kind")
+
+        def part(first, last):
+            buffer = np.empty(min(_ROW_SUM_COLUMNS, last - first), dtype=np.float64)
+            for start in range(first, last, _ROW_SUM_COLUMNS):
+                stop = min(last, start + _ROW_SUM_COLUMNS)
+                acc = buffer[: stop - start]
+                acc[:] = 0.0
+                for i in alive_rows:
+                    np.add(acc, X[i, start:stop], out=acc)
+                # Divided straight into the output's dtype: no full-size float64 temporary.
+                np.divide(acc, count, out=out[start:stop], casting="same_kind")
+
+        # Column ranges on several cores; each column is summed in the same row order.
+        over_column_ranges(part, X.shape[1], n_threads(count * X.shape[1]))
         return out
     out = np.empty(X.shape[1], dtype=np.float64)
     for start in range(0, X.shape[1], chunk_size):
@@ -781,6 +866,7 @@ def rand_eigen_filter(
     rng,
     readmit=True,
     out_dtype=None,
+    owner="rand_eigen_mean",
 ):
     """RandEigen on ``X`` (numpy or torch). Returns a dict of results (numpy where small).
 
@@ -794,9 +880,7 @@ def rand_eigen_filter(
     rows = np.flatnonzero(finite)
     m = rows.size
     if m == 0:
-        raise ValueError(
-            f"All {n} rows of X contain NaN or inf; at least one finite row is needed."
-        )
+        raise ValueError(no_finite_row_message(owner, n))
     # Rows with NaN or inf are byzantine by construction: they count toward both budgets.
     excluded = n - m
     n_outliers = max(0, count_from_fraction(eps, n) - excluded)
