@@ -589,3 +589,25 @@ def test_filtering_default_threshold_sees_a_shift_the_paper_threshold_lets_throu
     default = np.linalg.norm(FilteringMean().fit(X).location_ - honest)
     assert paper == pytest.approx(mean_bias, rel=1e-6)
     assert default < 0.4 * mean_bias
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(2, 30),
+    st.integers(1, 40),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(0, 2**31 - 1),
+)
+def test_chunk_median_by_sort_is_numpys_median_of_the_rescaled_chunk(n, width, dtype, seed):
+    # FILTERING and NO-REGRET centre each chunk at its median: the sort of the raw chunk
+    # must give exactly np.median of the float64 rescaled chunk (ties and even n included).
+    from sklearn_robust._numerics._robust_means import _prepared_chunk
+
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, width + 3)) * 10.0 ** rng.integers(-20, 20)).astype(dtype)
+    X[rng.integers(0, n)] = X[0]
+    cols = slice(1, width + 1)
+    Y, med, _, unit = _prepared_chunk(X, cols, 1.0, n)
+    expected = np.median(np.divide(X[:, cols], unit, dtype=np.float64), axis=0)
+    np.testing.assert_array_equal(med, expected)
+    np.testing.assert_array_equal(Y, np.divide(X[:, cols], unit, dtype=np.float64) - expected)

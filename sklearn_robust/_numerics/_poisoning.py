@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import norm
 
 from sklearn_robust._numerics._robust_means import (
+    _column_blocks,
     _squared_distances_from_gram,
     krum,
     krum_scores,
@@ -30,17 +31,28 @@ __all__ = []
 
 def _magnitude(X):
     """Largest absolute value of ``X`` as a float (1.0 when ``X`` is all zeros)."""
-    a = float(np.max(np.abs(X))) if X.size else 0.0
+    # Two reductions instead of |X| (a temporary as large as X); NaN propagates alike.
+    a = max(abs(float(np.max(X))), abs(float(np.min(X)))) if X.size else 0.0
     return a if a > 0 else 1.0
 
 
-def _mean_std(X):
-    """Coordinate-wise mean and sample std (ddof=1; zeros for a single row), float64."""
-    X = np.asarray(X, dtype=np.float64)
-    mean = X.mean(axis=0)
-    if X.shape[0] < 2:
-        return mean, np.zeros_like(mean)
-    return mean, X.std(axis=0, ddof=1)
+def _mean_std(X, scale=1.0):
+    """Coordinate-wise mean and sample std (ddof=1; zeros for a single row) of ``X / scale``.
+
+    In float64, one column block at a time: no float64 copy of the whole of ``X`` and no
+    full-size temporaries (the attacks call it on every round's 100 x 3e5 updates).
+    """
+    X = np.asarray(X)
+    n_rows, n_columns = X.shape
+    mean = np.empty(n_columns)
+    std = np.zeros(n_columns)
+    for cols in _column_blocks(n_rows, n_columns):
+        block = np.divide(X[:, cols], scale, dtype=np.float64)
+        mean[cols] = block.mean(axis=0)
+        if n_rows >= 2:
+            block -= mean[cols]
+            std[cols] = np.sqrt(np.einsum("ij,ij->j", block, block) / (n_rows - 1))
+    return mean, std
 
 
 def _rms_std(std):
@@ -62,7 +74,7 @@ def _alie_z_max(n_samples, n_byzantine):
 def _alie_rows(X_known, z):
     """A little is enough: ``mean - z * std`` of the known rows."""
     a = _magnitude(X_known)
-    mean, std = _mean_std(X_known / a)
+    mean, std = _mean_std(X_known, a)
     return a * (mean - z * std)
 
 
@@ -80,7 +92,7 @@ def _sign_flip_rows(X_bad, scale):
 def _gaussian_noise_rows(X_known, n_bad, scale, random_state):
     """``mean + scale * rms_std * N(0, I)``, one independent draw per byzantine row."""
     a = _magnitude(X_known)
-    mean, std = _mean_std(X_known / a)
+    mean, std = _mean_std(X_known, a)
     noise = random_state.standard_normal(size=(n_bad, X_known.shape[1]))
     return a * (mean + (scale * _rms_std(std)) * noise)
 
@@ -99,7 +111,7 @@ def _constant_shift_rows(X_known, shift, direction):
         u = u / np.max(np.abs(u))
         u = u / np.linalg.norm(u)
     a = _magnitude(X_known)
-    mean, std = _mean_std(X_known / a)
+    mean, std = _mean_std(X_known, a)
     return a * (mean + (shift * _rms_std(std) * np.sqrt(d)) * u)
 
 
@@ -225,17 +237,22 @@ def _agr_agnostic_rows(X_known, criterion, perturbation, gamma_init, tol):
     ``p`` gives the mean and ``gamma = 0``.
     """
     a = _magnitude(X_known)
-    Xs = np.asarray(X_known / a, dtype=np.float64)
-    mean, std = _mean_std(Xs)
+    mean, std = _mean_std(X_known, a)
     p = _perturbation_direction(mean, std, perturbation)
     p_sq = float(p @ p)
     if p_sq == 0.0:
         return a * mean, 0.0, False
-    Xc = Xs - mean
-    gram = Xc @ Xc.T
+    # The Gram of the centred rows and their projections on p, one column block at a time.
+    n_rows, n_columns = X_known.shape
+    gram = np.zeros((n_rows, n_rows))
+    proj = np.zeros(n_rows)
+    for cols in _column_blocks(n_rows, n_columns):
+        block = np.divide(X_known[:, cols], a, dtype=np.float64)
+        block -= mean[cols]
+        gram += block @ block.T
+        proj += block @ p[cols]
     sq_pair = _squared_distances_from_gram(gram)
     sq_to_mean = np.maximum(np.diag(gram), 0.0)
-    proj = Xc @ p
     if criterion == "min-max":
         bound = float(sq_pair.max())
 

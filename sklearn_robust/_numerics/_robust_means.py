@@ -12,8 +12,9 @@ nor underflow for tiny ones, and the results are exactly scale-equivariant under
 two.
 
 Geometry (pairwise distances, distances to a moving estimate) is computed from the Gram
-matrix of the rows *centred at their coordinate-wise median*: a common offset of the rows
-cancels before any product is formed, so large translations do not destroy the small
+matrix of the rows *centred at a point among them* (the coordinate-wise median for the
+geometric median, an approximate medoid row for pairwise distances): a common offset of the
+rows cancels before any product is formed, so large translations do not destroy the small
 distances between honest rows.
 
 None of these kernels draws random numbers, so none takes a generator.
@@ -27,6 +28,7 @@ from scipy.linalg import eigh
 from threadpoolctl import threadpool_limits
 
 from sklearn_robust._counts import count_from_fraction
+from sklearn_robust._numerics._spectral_filter import _reference_row
 
 # Width of the column blocks: at most this many bytes of float64 per block.
 _BLOCK_BYTES = 1 << 25
@@ -63,7 +65,9 @@ def _matrix_scale(X):
     n_samples, n_features = X.shape
     largest = 0.0
     for cols in _column_blocks(n_samples, n_features):
-        largest = max(largest, float(np.abs(X[:, cols]).max()))
+        block = X[:, cols]
+        # max and min instead of |block|: no temporary (NaN propagates alike).
+        largest = max(largest, abs(float(block.max())), abs(float(block.min())))
     return float(_pow2_floor(largest))
 
 
@@ -84,8 +88,9 @@ def sample_mean(X):
     n_samples, n_features = X.shape
     out = np.empty(n_features, dtype=np.float64)
     for cols in _column_blocks(n_samples, n_features):
-        block, scale = _scaled_columns(X, cols)
-        out[cols] = block.mean(axis=0) * scale
+        # Summed as they are (a float64 sum of float32 values cannot overflow); only the
+        # columns whose float64 sum overflows are summed again after a power-of-two scaling.
+        out[cols] = _mean_of_rows(X[:, cols], 0, n_samples)
     return out
 
 
@@ -198,9 +203,14 @@ def _squared_distances_from_gram(gram):
 
 
 def _scaled_sq_distances(X):
-    """Squared distances between the rows of ``X / scale`` and the power of two ``scale``."""
+    """Squared distances between the rows of ``X / scale`` and the power of two ``scale``.
+
+    The Gram is centred on an approximate medoid row (found on a column subsample, so an
+    inlier whenever most rows are): a data point near the honest rows cancels their common
+    offset as well as the coordinate median would, without sorting every column.
+    """
     scale = _matrix_scale(X)
-    center = coordinate_median(X) / scale
+    center = X[_reference_row(X, np.arange(X.shape[0]))] / scale
     return _squared_distances_from_gram(centred_gram(X, center, scale)), scale
 
 
@@ -265,8 +275,10 @@ def _ray_scaled_rows(X, center):
     for cols in blocks:
         with np.errstate(over="ignore", invalid="ignore"):
             dev = np.abs(np.subtract(X[:, cols], center[cols], dtype=np.float64))
-        np.maximum(largest, np.nan_to_num(dev, posinf=np.finfo(np.float64).max).max(axis=1),
-                   out=largest)
+        block_largest = dev.max(axis=1)
+        if not np.isfinite(block_largest).all():  # a difference overflowed float64
+            block_largest = np.nan_to_num(dev, posinf=np.finfo(np.float64).max).max(axis=1)
+        np.maximum(largest, block_largest, out=largest)
     scale = _pow2_floor(largest)
     sq = np.zeros(n_samples)
     for cols in blocks:
@@ -301,7 +313,20 @@ def geometric_median(X, max_iter, tol, smoothing):
     """
     n_samples, n_features = X.shape
     median = coordinate_median(X)
-    scale, norm = _ray_scaled_rows(X, median)
+    blocks = list(_column_blocks(n_samples, n_features))
+    raw = None
+    if X.dtype.itemsize <= 4:
+        # Float32 or narrower: squared differences summed over any d neither overflow nor
+        # underflow float64, so one Gram of X - m gives the rows' distances (its diagonal)
+        # and, rescaled, the Gram the iterations need: two passes over X fewer.
+        raw = np.zeros((n_samples, n_samples))
+        for cols in blocks:
+            block = np.subtract(X[:, cols], median[cols], dtype=np.float64)
+            raw += block @ block.T
+        scale = np.ones(n_samples)
+        norm = np.sqrt(np.maximum(np.diag(raw), 0.0))
+    else:
+        scale, norm = _ray_scaled_rows(X, median)
     with np.errstate(over="ignore", divide="ignore"):
         log_dist = np.log2(scale) + np.log2(norm)  # -inf for rows at the median
     finite_logs = log_dist[np.isfinite(log_dist)]
@@ -322,13 +347,15 @@ def geometric_median(X, max_iter, tol, smoothing):
     log_clip = np.minimum(0.0, log_spread + math.log2(_FAR_CLIP) - log_dist)
     log_clip[~np.isfinite(log_dist)] = 0.0
     mult = np.exp2(np.log2(scale) + log_clip - unit_exp)
-    blocks = list(_column_blocks(n_samples, n_features))
-    gram = np.zeros((n_samples, n_samples))
-    for cols in blocks:
-        block = np.subtract(X[:, cols], median[cols], dtype=np.float64)
-        block /= scale[:, None]
-        block *= mult[:, None]
-        gram += block @ block.T
+    if raw is not None:
+        gram = raw * np.outer(mult, mult)
+    else:
+        gram = np.zeros((n_samples, n_samples))
+        for cols in blocks:
+            block = np.subtract(X[:, cols], median[cols], dtype=np.float64)
+            block /= scale[:, None]
+            block *= mult[:, None]
+            gram += block @ block.T
     diag = np.diag(gram).copy()
     spread = math.exp2(log_spread - unit_exp)
     floor = smoothing * spread
@@ -353,7 +380,8 @@ def geometric_median(X, max_iter, tol, smoothing):
     for cols in blocks:
         block = np.subtract(X[:, cols], median[cols], dtype=np.float64)
         # Row by row, scaled first: coef_i * 2**unit * mult_i * ((x_i - m) / scale_i).
-        block /= scale[:, None]
+        if raw is None:
+            block /= scale[:, None]
         location[cols] = median[cols] + row_weights @ block
     return location, coef, n_iter, converged
 
@@ -482,7 +510,9 @@ def _prepared_chunk(X, cols, sigma, n_samples):
     raw = X[:, cols]
     unit = float(_pow2_floor(np.abs(raw).max()))
     Y = np.divide(raw, unit, dtype=np.float64)
-    med = np.median(Y, axis=0)
+    # The median of the raw chunk (a sort in its own dtype, several times faster than a
+    # partition of the float64 copy), divided by the power of two: exactly np.median(Y).
+    med = coordinate_median(raw) / unit
     Y -= med
     if sigma is None:
         chunk_sigma = marchenko_pastur_sigma(Y, n_samples)

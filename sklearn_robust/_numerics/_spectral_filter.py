@@ -36,13 +36,13 @@ import numpy as np
 from scipy import linalg, stats
 
 from sklearn_robust._counts import count_from_fraction
-from sklearn_robust._validation import no_finite_row_message
 from sklearn_robust._numerics._backend import (
     is_torch,
     n_threads,
     over_column_ranges,
     rows_max_abs,
 )
+from sklearn_robust._validation import no_finite_row_message
 
 # Rows whose magnitude bound lies more than 2**50 from the common scale get their own power of
 # two (|x| <= 2**50 -> x^2 * d << 3e38 in float32 products); factors beyond 2**200 saturate.

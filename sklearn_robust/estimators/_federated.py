@@ -416,12 +416,21 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
             names.append(name)
             shapes.append(param.shape)
             numels.append(param.numel())
-        pieces = torch.split(global_vector, numels)
-        params = {
-            name: piece.view(shape).unsqueeze(0).repeat(n_clients, *([1] * len(shape)))
-            for name, piece, shape in zip(names, pieces, shapes)
-        }
-        velocity = {name: torch.zeros_like(value) for name, value in params.items()}
+        # Every client's parameters live in one (n_clients, n_parameters) matrix: each
+        # parameter is a view of its columns, so the steps update the matrix in place and the
+        # round's updates are that matrix minus the global vector, computed in place (no
+        # stacking copy, no second allocation of the 100 x 3e5 result).
+        local = global_vector.detach().unsqueeze(0).repeat(n_clients, 1)
+        params, start = {}, 0
+        for name, shape, numel in zip(names, shapes, numels):
+            columns = local[:, start : start + numel]
+            params[name] = columns.unflatten(1, shape) if len(shape) else columns[:, 0]
+            start += numel
+        velocity = (
+            {name: torch.zeros_like(value) for name, value in params.items()}
+            if self.momentum
+            else None
+        )
 
         def client_loss(client_params, X_b, y_b, weight):
             logits = functional_call(module, client_params, (X_b,))
@@ -470,8 +479,7 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
                     loss_sum += torch.where(active, losses.detach(), 0.0)
                     loss_count += active
         with torch.no_grad():
-            local = torch.cat([params[name].reshape(n_clients, -1) for name in names], dim=1)
-            updates = local - global_vector
+            updates = local.sub_(global_vector)
         return updates, None, (loss_sum / loss_count).cpu().numpy()
 
     def _malicious_update(
