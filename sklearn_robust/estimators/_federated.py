@@ -453,9 +453,11 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
                 weight = (batch >= 0).to(X_pad.dtype)
                 active = weight.sum(dim=1) > 0
                 batch = batch.clamp(min=0)
-                grads, losses = step_fn(params, X_pad[rows, batch], y_pad[rows, batch], weight)
-                with torch.no_grad():
-                    if bool(active.all()):
+                if bool(active.all()):
+                    grads, losses = step_fn(
+                        params, X_pad[rows, batch], y_pad[rows, batch], weight
+                    )
+                    with torch.no_grad():
                         # Every client steps (the usual case): in-place updates, the same
                         # arithmetic as torch.optim.SGD (buf = momentum * buf + g;
                         # p -= lr * buf). The (n_clients, ...) tensors are large, so
@@ -465,19 +467,30 @@ class FederatedClassifier(_ModuleClassifierMixin, ClassifierMixin, BaseEstimator
                             if self.momentum:
                                 g = velocity[name].mul_(self.momentum).add_(g)
                             params[name].sub_(g, alpha=self.lr)
-                    else:
-                        # Clients out of batches keep their weights and their momentum
-                        # (their gradient is exactly zero: all their batch weights are 0).
-                        for name in names:
-                            mask = active.view(-1, *([1] * len(params[name].shape[1:])))
-                            mask = mask.to(params[name].dtype)
-                            g = grads[name]
-                            if self.momentum:
-                                decay = 1.0 + (self.momentum - 1.0) * mask
-                                g = velocity[name].mul_(decay).add_(g)
-                            params[name].sub_(g * mask, alpha=self.lr)
-                    loss_sum += torch.where(active, losses.detach(), 0.0)
-                    loss_count += active
+                        loss_sum += losses.detach()
+                        loss_count += 1
+                    continue
+                # Clients out of batches keep their weights and their momentum: only the
+                # clients still stepping are computed (with unequal clients, e.g. a
+                # Dirichlet split, most steps have few of them), then written back.
+                act = torch.nonzero(active).squeeze(1)
+                if act.numel() == 0:
+                    continue
+                sub = {name: params[name].index_select(0, act) for name in names}
+                b = batch[act]
+                grads, losses = step_fn(
+                    sub, X_pad[act[:, None], b], y_pad[act[:, None], b], weight[act]
+                )
+                with torch.no_grad():
+                    for name in names:
+                        g = grads[name]
+                        if self.momentum:
+                            g = velocity[name].index_select(0, act).mul_(self.momentum).add_(g)
+                            velocity[name].index_copy_(0, act, g)
+                        # p + (-lr) g: the same rounding as p - lr g.
+                        params[name].index_add_(0, act, g, alpha=-self.lr)
+                    loss_sum.index_add_(0, act, losses.detach())
+                    loss_count[act] += 1
         with torch.no_grad():
             updates = local.sub_(global_vector)
         return updates, None, (loss_sum / loss_count).cpu().numpy()
