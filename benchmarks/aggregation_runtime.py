@@ -11,8 +11,8 @@ FILTERING / RandEigen and NO-REGRET / RandEigen, as a table (md, csv) and a log-
 A cProfile of one FilteringMean and one NoRegretMean fit at d = 3e5 says where their time
 goes.
 
-Repetitions: 3 up to d = 1e5, 1 at 3e5 and 1e6 (FILTERING takes tens of seconds there on a
-shared 2-core CPU). Threads are limited to one (OMP/BLAS), as in the federated benchmark.
+Repetitions: 3 up to d = 1e5, 1 at 3e5 and 1e6 (the slowest cases, seconds each on a
+2-core CPU). Threads are limited to one (OMP/BLAS), as in the federated benchmark.
 
 Run:  python benchmarks/aggregation_runtime.py [--quick]
 """
@@ -145,7 +145,7 @@ def run(quick=False):
     right.legend(loc="lower right", fontsize="small")
     right.grid(alpha=0.3, which="both")
     figure.suptitle(
-        "Aggregation runtime vs d on a shared 2-core CPU, one thread "
+        "Aggregation runtime vs d on a 2-core CPU, one thread "
         "(same updates for every aggregator)", fontsize=10
     )
     figure.tight_layout()
@@ -168,7 +168,7 @@ def run(quick=False):
         "at each d. RandEigenMean(eps=0.2) (library default, exact Gram spectrum), "
         "FilteringMean and NoRegretMean with eps=0.2, 1000-coordinate chunks and the "
         "clean-variance bound sigma (largest top eigenvalue of the honest chunks). Median of "
-        "3 repetitions up to d = 1e5, one at 3e5 and 1e6; one thread. Shared 2-core CPU "
+        "3 repetitions up to d = 1e5, one at 3e5 and 1e6; one thread. 2-core CPU "
         f"(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the start): absolute "
         "times are noisy, the ratios within a row were measured on the same matrix minutes "
         "apart. Every aggregator gave the byzantine rows a total weight below "
