@@ -85,16 +85,13 @@ def jl_components(n_features):
     return int(min(max(1, math.floor(100.0 * math.log(max(n_features, 2)))), n_features))
 
 
-def _reference_row(X, rows, n_columns=_MEDOID_COLUMNS):
-    """Index (into ``X``) of an approximate medoid of ``X[rows]``, from a column subsample.
+def column_sample(X, rows, n_columns=_MEDOID_COLUMNS):
+    """``X[rows]`` on evenly spaced columns, in float64 on the CPU (a small copy).
 
-    The row minimising the median squared distance to the others is an inlier when fewer than
-    half of the rows are outliers; computed in float64 on at most ``n_columns`` evenly spaced
-    columns, so its cost does not grow with d.
+    At most ``n_columns`` columns, fewer past ~1000 rows so that the n x n distances on them
+    stay near a fraction of a second (2**31 multiply-adds), never under 256.
     """
     d = X.shape[1]
-    # The n x n distances cost n^2 * columns: past ~1000 rows, fewer columns keep it near
-    # one second's fraction (2**31 multiply-adds), never under 256 columns.
     n_columns = int(max(256, min(n_columns, _MEDOID_WORK // max(1, len(rows)) ** 2)))
     step = max(1, d // n_columns)
     # Column subsample first (a view), then the rows: only the small block is copied.
@@ -102,9 +99,18 @@ def _reference_row(X, rows, n_columns=_MEDOID_COLUMNS):
         import torch
 
         sub = X[:, ::step][torch.as_tensor(rows, device=X.device)]
-        sub = sub.detach().to("cpu").double().numpy()
-    else:
-        sub = np.asarray(X[:, ::step][rows], dtype=np.float64)
+        return sub.detach().to("cpu").double().numpy()
+    return np.asarray(X[:, ::step][rows], dtype=np.float64)
+
+
+def _reference_row(X, rows, sample=None):
+    """Index (into ``X``) of an approximate medoid of ``X[rows]``, from a column subsample.
+
+    The row minimising the median squared distance to the others is an inlier when fewer than
+    half of the rows are outliers; computed on :func:`column_sample` (or the ``sample`` of it
+    already taken), so its cost does not grow with d.
+    """
+    sub = column_sample(X, rows) if sample is None else sample
     # Rescale each column so squared distances cannot overflow even near float64's maximum.
     scale = np.abs(sub).max(axis=0)
     scale[~(scale > 0)] = 1.0
@@ -249,7 +255,7 @@ def _recentre(G, ref_pos):
     return G - g[:, None] - g[None, :] + g[ref_pos]
 
 
-def _gram_without_centring(X, rows, ref, reader, chunk_size):
+def _gram_without_centring(X, rows, ref, reader, chunk_size, sample=None):
     """The centred Gram from the Gram about the origin, when that loses nothing that matters.
 
     Centring costs a full pass that writes a copy of every chunk. When the rows sit near the
@@ -270,8 +276,7 @@ def _gram_without_centring(X, rows, ref, reader, chunk_size):
     if not abs(reader.unit_exp) < limit:  # typical squares far above the subnormals
         return None
     ref_pos = int(np.flatnonzero(rows == ref)[0])
-    step = max(1, X.shape[1] // _MEDOID_COLUMNS)
-    sub = np.asarray(X[:, ::step][rows], dtype=np.float64)
+    sub = column_sample(X, rows) if sample is None else sample
     sub_raw = np.einsum("ij,ij->i", sub, sub)
     sub_centred = sub - sub[ref_pos]
     if not _offset_ratio(sub_raw, np.einsum("ij,ij->i", sub_centred, sub_centred)) <= (
@@ -291,14 +296,14 @@ def _gram_without_centring(X, rows, ref, reader, chunk_size):
     return np.ldexp(centred, -2 * reader.unit_exp)
 
 
-def centred_gram(X, rows, ref, max_abs, chunk_size):
+def centred_gram(X, rows, ref, max_abs, chunk_size, sample=None):
     """Exact Gram of the centred rows, in float64 and in units of a common power of two.
 
     Returns ``(G, reader)``: ``G`` already has the per-row factors undone (see
-    :class:`_Centred`).
+    :class:`_Centred`). ``sample``: the :func:`column_sample` of ``X[rows]`` if already taken.
     """
     reader = _Centred(X, rows, ref, max_abs, chunk_size)
-    G = _gram_without_centring(X, rows, ref, reader, chunk_size)
+    G = _gram_without_centring(X, rows, ref, reader, chunk_size, sample)
     if G is not None:
         return G, reader
     m = len(rows)
@@ -899,12 +904,13 @@ def rand_eigen_filter(
         positive = max_abs[rows][max_abs[rows] > 0]
         unit_exp = int(_pow2_exponent(np.median(positive))) if positive.size else 0
     else:
-        ref = _reference_row(X, rows)
+        sample = column_sample(X, rows)  # one subsample for the medoid and the Gram check
+        ref = _reference_row(X, rows, sample)
         if projection == "gram" and d < m:
             rep, reader = centred_rows(X, rows, ref, max_abs, chunk_size)
             kind, n_features = "rows", d
         elif projection == "gram":
-            rep, reader = centred_gram(X, rows, ref, max_abs, chunk_size)
+            rep, reader = centred_gram(X, rows, ref, max_abs, chunk_size, sample)
             kind, n_features = "gram", d
         else:
             rep, reader = jl_sketch(X, rows, ref, max_abs, k, chunk_size, rng)
