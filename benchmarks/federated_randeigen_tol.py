@@ -75,7 +75,7 @@ def run(seeds, n_jobs):
         "# RandEigenMean's tol in federated training\n\n"
         f"Command: `python benchmarks/federated_randeigen_tol.py --seeds "
         f"{' '.join(map(str, seeds))} --n-jobs {n_jobs}`; wall time {elapsed / 60:.1f} min "
-        "(2-core CPU shared with other jobs, run under nice). Digits, 40 clients, 20 % "
+        f"({_machine()}). Digits, 40 clients, 20 % "
         "byzantine, 30 rounds (the federated experiment's small setting); EigenShift xS puts "
         "every byzantine row at the honest mean + S honest standard deviations along the "
         "honest top eigenvector (full knowledge).\n\n"
@@ -90,6 +90,15 @@ def run(seeds, n_jobs):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "randeigen_tol.md").write_text(text)
     runs.to_csv(RESULTS / "randeigen_tol_runs.csv", index=False)
+
+
+def _machine():
+    """The CPU count and load average at the end of the run (instead of a fixed sentence)."""
+    try:
+        load = "load average {:.2f} / {:.2f} / {:.2f} (1 / 5 / 15 min)".format(*os.getloadavg())
+    except OSError:  # not available on this platform
+        load = "load average unavailable"
+    return f"{os.cpu_count()} CPUs, {load}"
 
 
 if __name__ == "__main__":

@@ -533,3 +533,80 @@ def test_column_parallel_passes_equal_the_serial_ones(monkeypatch):
     assert spans[0][0] == 0 and spans[-1][1] == 9_001
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
     assert all(a % 64 == 0 for a, _ in spans) and len(spans) == 3
+
+
+def test_cluster_inside_the_honest_spread_along_the_top_eigenvector_is_removed():
+    # EigenShift with honest noise at 1.5 honest standard deviations along the honest top
+    # eigenvector: the dominant eigenvalue stands ~50 % above the clean level, but the
+    # cluster drags the median and widens the MAD so that a symmetric fit sees it at ~1.2
+    # robust standard deviations, where no tail is overpopulated (the filter used to stop
+    # "flat" and return the plain mean). Judged against the honest side it is removed.
+    from sklearn_robust.adversaries import EigenShift
+
+    biases, kept, means = [], [], []
+    for seed in range(3):
+        X = _honest(d=3000, seed=10 + seed)
+        Xp = EigenShift(n_byzantine=20, shift=1.5, noise="honest", random_state=seed).fit_poison(X)
+        est = RandEigenMean(random_state=seed).fit(Xp)
+        biases.append(normalized_bias(est.location_, X[:80]))
+        means.append(normalized_bias(Xp.mean(axis=0), X[:80]))
+        kept.append(int(est.support_[80:].sum()))
+        assert (~est.support_[:80]).sum() <= 3
+    assert np.mean(kept) <= 8, kept
+    assert np.mean(biases) < 0.75 * np.mean(means), (biases, means)
+
+
+def test_one_sided_standardise_fits_the_other_side():
+    from sklearn_robust._numerics._spectral_filter import _one_sided_standardise
+
+    rng = np.random.default_rng(0)
+    honest = rng.normal(size=4000)
+    cluster = np.full(1000, 1.5)  # 20 % on the upper side
+    values = np.concatenate([honest, cluster])
+    upper, lower = _one_sided_standardise(values, floor=0.0)
+    # The upper tail is measured against the honest lower side, which the cluster barely
+    # moves: it sits at ~1.26 of the fitted standard deviations (1.5 of the honest ones),
+    # where the symmetric median/MAD puts it at ~0.95.
+    mad = 1.4826 * np.median(np.abs(values - np.median(values)))
+    symmetric = np.median((cluster - np.median(values)) / mad)
+    assert np.median(upper[4000:]) > 1.2 > 1.0 > symmetric
+    # Same centre whatever the floor; the scale never exceeds the MAD's nor drops below
+    # the floor (here the fitted spread, ~1, lies between 0.5 and the MAD, ~1.3).
+    spread = np.quantile(values, 0.3085) - np.quantile(values, 0.0668)
+    assert 0.9 < spread < 1.1 < mad < 1.5
+    capped = _one_sided_standardise(values, floor=1.5)[0]  # the upper tail comes first
+    np.testing.assert_allclose(capped * mad, upper * spread, rtol=1e-3, atol=1e-9)
+    floored = _one_sided_standardise(values, floor=0.5)[0]
+    np.testing.assert_allclose(floored, upper, rtol=1e-12)
+    # A side narrower than half the floor is no side of inliers: it fits nothing.
+    assert len(_one_sided_standardise(values, floor=3.0)) == 0
+    tight = np.concatenate([honest, np.full(3000, 2.0)])  # copies fill the upper side
+    fits = _one_sided_standardise(tight, floor=0.5)
+    assert len(fits) == 1 and np.median(fits[0][4000:]) > 0  # only the upper tail's test
+    mirrored = _one_sided_standardise(-values, floor=0.0)
+    np.testing.assert_allclose(mirrored[1], upper, rtol=1e-12, atol=1e-12)
+    # A constant sample has no scale: no test.
+    assert _one_sided_standardise(np.ones(10), floor=0.0) == []
+
+
+def test_one_sided_test_costs_no_honest_rows_on_anisotropic_gaussian_inliers(monkeypatch):
+    # Inliers spread along three strong directions (like model updates): the spectrum is not
+    # clean, and each projection's sides are noisy; the one-sided test must not remove more
+    # of them than the symmetric tests alone do.
+    from sklearn_robust._numerics import _spectral_filter as sf
+
+    def removed(X):
+        return int((~RandEigenMean(random_state=0).fit(X).support_).sum())
+
+    data = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(60, 2000))
+        E = np.linalg.qr(rng.normal(size=(2000, 3)))[0]
+        for s in (2.0, 3.0):
+            coef = rng.normal(size=(60, 3)) * np.array([s, s / 1.5, s / 2]) * np.sqrt(2000) / 10
+            data.append(X + coef @ E.T)
+    with_test = sum(removed(X) for X in data)
+    monkeypatch.setattr(sf, "_one_sided_standardise", lambda values, floor: [])
+    without = sum(removed(X) for X in data)
+    assert with_test <= without, (with_test, without)

@@ -21,8 +21,9 @@ by a power of two changes nothing but the units.
 
 The filter (:func:`spectral_filter`) alternates a spectral test, which says whether the
 survivors' dominant eigenvalue stands out of the clean bulk, with two tail tests, which say
-which rows stand out and how many: the survivors' projections on the dominant eigenvector and
-their distances to the survivors' mean. A tail is trimmed only by its *excess* over what
+which rows stand out and how many: the survivors' projections on the dominant eigenvector
+(standardised symmetrically, and one side at a time against the other) and their distances to
+the survivors' mean. A tail is trimmed only by its *excess* over what
 Gaussian inliers put there, so a group of outliers is removed while the honest tail it hides in
 stays. A final re-admission pass (:func:`rand_eigen_filter`) filters again from all rows with
 only the removed rows removable, which returns honest rows removed while outliers distorted the
@@ -421,6 +422,40 @@ def _tail_excess(distance, n_rows):
     return min(whole, best + 1), float(ordered[best])
 
 
+# Normal probabilities at -1.5 and -0.5 standard deviations: the two quantiles of one side
+# that fit a Gaussian to it (see _one_sided_standardise).
+_SIDE_LEVELS = (float(stats.norm.cdf(-1.5)), float(stats.norm.cdf(-0.5)))
+
+
+def _one_sided_standardise(values, floor):
+    """Each tail of ``values`` standardised by a Gaussian fitted to the *other* side.
+
+    For the upper tail, centre and scale come from the lower quantiles at -1.5 and -0.5
+    standard deviations (their gap is one standard deviation; the centre lies half of it
+    above the upper of the two); for the lower tail, mirrored. A group of outliers on one
+    side drags the median towards it and widens the MAD, so that :func:`_robust_standardise`
+    sees it at barely more than one standard deviation; the opposite side, made of inliers,
+    keeps their centre and spread. The scale is at most the MAD's (never less sensitive than
+    the symmetric fit) and at least ``floor``, the spread a clean spectrum allows along the
+    dominant direction (never more sensitive than the inliers' own spread there). A side
+    whose spread is below half of ``floor`` is not a Gaussian side of inliers (copies or a
+    tight group fill it) and fits nothing.
+    Returns a list of arrays, one per tail that could be fitted, positive on that tail.
+    """
+    a, b = _SIDE_LEVELS
+    lo1, lo2, hi2, hi1 = np.quantile(values, [a, b, 1.0 - b, 1.0 - a])
+    mad = _MAD_TO_STD * float(np.median(np.abs(values - np.median(values))))
+    out = []
+    for spread, centre, sign in ((lo2 - lo1, lo2 + 0.5 * (lo2 - lo1), 1.0),
+                                 (hi1 - hi2, hi2 - 0.5 * (hi1 - hi2), -1.0)):
+        if not float(spread) >= 0.5 * floor:
+            continue
+        scale = min(mad, max(floor, float(spread)))
+        if scale > 0 and math.isfinite(scale) and math.isfinite(centre):
+            out.append(sign * (values - centre) / scale)
+    return out
+
+
 # Score of a row that differs from a majority of identical rows (see _robust_standardise).
 _FAR_SCORE = 1e12
 
@@ -544,7 +579,7 @@ class _Survivors:
     """Statistics of the current survivors of a representation, computed once per round."""
 
     def __init__(self, rep, kind, idx, all_pairs):
-        self.idx = idx
+        self.rep, self.kind, self.idx = rep, kind, idx
         self._all_pairs = all_pairs
         m = idx.size
         if kind == "gram":
@@ -594,6 +629,12 @@ class _Survivors:
                 return self.raw_rows @ top_vector()  # about the reference row (see above)
 
         return w, projections
+
+    def without(self, positions):
+        """The statistics of these survivors less ``positions`` (indices into them)."""
+        keep = np.ones(self.m, dtype=bool)
+        keep[positions] = False
+        return _Survivors(self.rep, self.kind, self.idx[keep], self._all_pairs)
 
     def sq_norms(self):
         """Squared distance of each survivor to the survivors' mean."""
@@ -668,19 +709,37 @@ def _select(stats, candidates, weights, n_remove, rng, high_dimensional):
     return pool[np.argsort(-keys, kind="stable")[:rest]]
 
 
-def _filter_round(stats, n_features, n_outliers, tol, removable, removal, rng):
-    """One round: ``("converged" | "flat", None)`` or ``("remove", positions)``."""
+def _spectrum(stats, n_features, n_outliers):
+    """``(spectral, lam, level, projections)`` of the survivors: whether the spectral test
+    applies, the dominant eigenvalue, the level a clean spectrum's top eigenvalue reaches
+    (the (q+1)-th eigenvalue times the Marchenko-Pastur ratio, 0 when the test does not
+    apply) and the function returning the projections on the dominant eigenvector."""
     m = stats.m
     a = min(m - 1, n_features)
     b = max(m - 1, n_features)
     # The spectral certificate needs a clean bulk below the q+1 directions outliers may hold.
     spectral = 2 * (n_outliers + 1) <= a
     w, projections = stats.top(n_outliers + 1 if spectral else 1)
-    lam = float(w[0])
+    level = float(w[n_outliers]) * mp_edge_ratio(a, b, n_outliers) if spectral else 0.0
+    return spectral, float(w[0]), level, projections
+
+
+# A group found by the one-sided test leaves only when removing it takes away at least this
+# fraction of the dominant eigenvalue's excess over the clean level (see _filter_round).
+_EXPLAINED_EXCESS = 0.5
+# The one-sided test looks for a group inside the inliers' spread: a fraction f of the rows at
+# c inlier standard deviations lifts the dominant eigenvalue by about f (1 - f) c^2 times the
+# clean level. It runs up to c = _ONE_SIDED_REACH; a group farther out is what the symmetric
+# tests see, and a larger excess is the inliers' own anisotropy (model updates).
+_ONE_SIDED_REACH = 3.0
+
+
+def _filter_round(stats, n_features, n_outliers, tol, removable, removal, rng):
+    """One round: ``("converged" | "flat", None)`` or ``("remove", positions)``."""
+    m = stats.m
+    spectral, lam, level, projections = _spectrum(stats, n_features, n_outliers)
     high_dimensional = n_features >= m
-    clean = lam <= 0.0 or (
-        spectral and lam <= (1.0 + tol) * w[n_outliers] * mp_edge_ratio(a, b, n_outliers)
-    )
+    clean = lam <= 0.0 or (spectral and lam <= (1.0 + tol) * level)
     best = (0, None, None)
     # Rows far from the bulk (cube root: a chi-square is close to Gaussian there).
     # Distances to the bulk are tested only where honest ones concentrate: many features
@@ -698,20 +757,46 @@ def _filter_round(stats, n_features, n_outliers, tol, removable, removal, rng):
             # Both tails: rows abnormally close to the bulk are crafted too (copies of a
             # point near the mean), and removing them costs little bias.
             tests = [norm_t, -norm_t]
+    one_sided = []
     if not clean:
-        proj_t = _robust_standardise(projections())
+        values = projections()
+        proj_t = _robust_standardise(values)
         tests += [proj_t, -proj_t]
-    for t in tests:
+        f = min(n_outliers, m) / m
+        if spectral and lam <= level * (1.0 + _ONE_SIDED_REACH**2 * f * (1.0 - f)):
+            # A group on one side (a cluster inside the inliers' spread along the dominant
+            # direction) is judged against the other side, no tighter than a clean spectrum.
+            one_sided = _one_sided_standardise(values, math.sqrt(max(level, 0.0)))
+    for t in tests + one_sided:
         side = np.flatnonzero((t > 0) & removable)
         excess, threshold = _tail_excess(t[side], m)
         if excess > best[0]:
             cand = side[t[side] >= threshold]
+            if any(t is o for o in one_sided) and (
+                excess > n_outliers
+                or not _explains_excess(stats, cand, n_features, n_outliers, lam, level)
+            ):
+                # A group of outliers is at most n_outliers rows and is what lifts the
+                # dominant eigenvalue; inliers skewed along an anisotropic direction look
+                # one-sided too, but removing their tail leaves the excess where it was.
+                continue
             best = (excess, cand, t[cand])
     if best[0] == 0:
         return ("converged" if clean or not spectral else "flat"), lam, None
     excess, cand, dist = best
     weights = dist**2 if removal == "squared" else dist
     return "remove", lam, _select(stats, cand, weights, excess, rng, high_dimensional)
+
+
+def _explains_excess(stats, cand, n_features, n_outliers, lam, level):
+    """Whether removing the survivors at ``cand`` takes away at least
+    ``_EXPLAINED_EXCESS`` of the dominant eigenvalue's relative excess over the clean level."""
+    if cand.size == 0 or cand.size >= stats.m - 2 or not level > 0:
+        return False
+    spectral, lam_rest, level_rest, _ = _spectrum(stats.without(cand), n_features, n_outliers)
+    if not (spectral and level_rest > 0):
+        return False
+    return lam_rest / level_rest - 1.0 <= (1.0 - _EXPLAINED_EXCESS) * (lam / level - 1.0)
 
 
 def spectral_filter(
@@ -742,7 +827,14 @@ def spectral_filter(
     2. *tail tests*: the survivors' median distances to the others (cube-rooted, both tails,
        where those distances concentrate as noise in high dimension does) and, when the
        spectral test fails, their projections on the dominant eigenvector (each side), are
-       robustly standardised (median, MAD); a tail is *overpopulated* when it holds more rows
+       robustly standardised (median, MAD); the projections are also standardised one tail at
+       a time by a Gaussian fitted to the other side (:func:`_one_sided_standardise`, scale
+       between the clean spectrum's level and the MAD), so that a group on one side, which
+       drags the median and widens the MAD, is judged against the inliers' own spread (while
+       the excess is what such a group within ``_ONE_SIDED_REACH`` inlier standard
+       deviations can add; it leaves only when it is at most ``n_outliers`` rows and carries
+       at least half of the dominant eigenvalue's excess, see :func:`_explains_excess`). A
+       tail is *overpopulated* when it holds more rows
        than Gaussian inliers would plus a slack. The largest excess found is removed from its
        tail: extra copies of (near-)duplicate rows first, the rest drawn at random with
        probability proportional to the squared (or absolute) standardised distance;
